@@ -1,0 +1,84 @@
+/// Instructions bound to concrete strides, with the scratch memory they need.
+final class BoundProgram<T: BLASScalar> {
+    let instructions: [PlanInstruction]
+    /// Owned memory by slot (scratch and gradient buffers of intermediates).
+    let owned: [Int: Workspace<T>]
+    let slotCount: Int
+    /// Layouts chosen for step results (forward) — backward binds against them.
+    let nodeLayouts: [Int: SlotLayout]
+    /// The caller strides this program was bound for.
+    let key: [[Int]]
+    /// Index of the first instruction of the last step (the ones that write the output).
+    let lastStepStart: Int
+    /// Intermediates by slot (kept alive by the program that points at them).
+    let nodeBuffers: [Int: Workspace<T>]
+
+    /// The slot table: fixed memory (intermediates, scratch) filled once, caller buffers per call.
+    let bases: UnsafeMutablePointer<UnsafeMutablePointer<T>>
+
+    init(instructions: [PlanInstruction], owned: [Int: Workspace<T>], slotCount: Int,
+         nodeLayouts: [Int: SlotLayout], key: [[Int]], lastStepStart: Int? = nil,
+         nodeBuffers: [Int: Workspace<T>]) {
+        self.lastStepStart = lastStepStart ?? instructions.count
+        bases = .allocate(capacity: Swift.max(1, slotCount))
+        bases.initialize(repeating: UnsafeMutablePointer<T>(bitPattern: 64)!, count: Swift.max(1, slotCount))
+        for (slot, buffer) in nodeBuffers where slot < slotCount { bases[slot] = buffer.pointer }
+        for (slot, buffer) in owned { bases[slot] = buffer.pointer }
+        self.nodeBuffers = nodeBuffers
+        self.instructions = instructions
+        self.owned = owned
+        self.slotCount = slotCount
+        self.nodeLayouts = nodeLayouts
+        self.key = key
+    }
+
+    deinit { bases.deallocate() }
+
+    /// Whether this program was bound for these caller strides (no allocation).
+    func matches(_ strides: [[Int]], prefix: Int) -> Bool {
+        guard key.count >= prefix, strides.count >= prefix else { return false }
+        for i in 0..<prefix where key[i] != strides[i] { return false }
+        return true
+    }
+
+    /// Runs the instructions over the slot table (caller slots already filled).
+    func run() {
+        for instruction in instructions {
+            switch instruction {
+            case .transfer(let sizes, let src, let ss, let dst, let ds):
+                TensorKernels.transfer(sizes: sizes, src: bases[src], srcStrides: ss, dst: bases[dst], dstStrides: ds, accumulate: false)
+            case .zero(let dst, let sizes, let strides):
+                TensorKernels.fill(sizes: sizes, dst: bases[dst], strides: strides, value: 0)
+            case .direct(let outSizes, let sumSizes, let operands, let strides, let out, let outStrides):
+                TensorKernels.direct(outSizes: outSizes, sumSizes: sumSizes, operands: operands, bases: bases,
+                                     operandStrides: strides, out: bases[out], outStrides: outStrides)
+            case .gemm(let g):
+                runGemm(g)
+            }
+        }
+    }
+
+    private func runGemm(_ g: GemmCall) {
+        let a = UnsafePointer(bases[g.a]), b = UnsafePointer(bases[g.b]), c = bases[g.c]
+        let count = g.batchSizes.reduce(1, *)
+        if count == 1 {
+            T.gemm(transA: g.transA, transB: g.transB, m: g.m, n: g.n, k: g.k, alpha: 1, a: a, lda: g.lda,
+                   b: b, ldb: g.ldb, beta: 0, c: c, ldc: g.ldc)
+            return
+        }
+        let dims = g.batchSizes.count
+        TensorKernels.forEach(count, parallel: g.parallel) { index in
+            var rest = index, oa = 0, ob = 0, oc = 0
+            var d = dims - 1
+            while d >= 0 {
+                let size = g.batchSizes[d]
+                let i = rest % size
+                rest /= size
+                oa &+= i &* g.batchStridesA[d]; ob &+= i &* g.batchStridesB[d]; oc &+= i &* g.batchStridesC[d]
+                d -= 1
+            }
+            T.gemm(transA: g.transA, transB: g.transB, m: g.m, n: g.n, k: g.k, alpha: 1, a: a + oa, lda: g.lda,
+                   b: b + ob, ldb: g.ldb, beta: 0, c: c + oc, ldc: g.ldc)
+        }
+    }
+}

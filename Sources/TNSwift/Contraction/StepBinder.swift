@@ -1,0 +1,218 @@
+/// Turns one contraction step over concrete layouts into instructions.
+///
+/// A pairwise step becomes a GEMM (batched over labels shared by all three tensors) whose
+/// M, N and K groups are fused from strides; an operand is copied into a GEMM-friendly layout
+/// only when its strides cannot be folded into the GEMM arguments, choosing the group orders
+/// that copy the fewest elements. Tiny steps and steps of one or many operands run as loops.
+struct StepBinder {
+    let sizes: [Int]
+    /// Steps with at most this many multiply-adds run as a loop (a BLAS call costs more).
+    static let tinyWork = 2048
+    /// Below this many multiply-adds per GEMM a batch loop runs on several cores.
+    static let parallelGemmWork = 1 << 18
+
+    /// Scratch slots requested while binding: (slot, element count).
+    var scratch: [(slot: Int, count: Int)] = []
+    var nextSlot: Int
+    var instructions: [PlanInstruction] = []
+
+    init(sizes: [Int], firstScratchSlot: Int) {
+        self.sizes = sizes
+        self.nextSlot = firstScratchSlot
+    }
+
+    private func size(_ labels: [Int]) -> Int { labels.reduce(1) { $0 &* sizes[$1] } }
+
+    mutating func newScratch(labels: [Int]) -> SlotLayout {
+        let slot = nextSlot
+        nextSlot += 1
+        scratch.append((slot, Swift.max(1, size(labels))))
+        return .contiguous(slot: slot, labels: labels, sizes: sizes)
+    }
+
+    /// Where a step writes: a fixed layout (a caller buffer) or a free slot whose layout the
+    /// binder chooses (intermediates).
+    enum Target {
+        case fixed(SlotLayout)
+        case free(slot: Int, labels: [Int])
+
+        var labels: [Int] {
+            switch self {
+            case .fixed(let l): return l.labels
+            case .free(_, let labels): return labels
+            }
+        }
+    }
+
+    /// Emits `out = Σ Π inputs` with all labels handled by loops. Returns the output layout.
+    mutating func bindDirect(_ inputs: [SlotLayout], _ target: Target) -> SlotLayout {
+        let out = resolve(target, preferred: target.labels)
+        let outLabels = out.labels
+        var all = Set(outLabels)
+        var sumLabels: [Int] = []
+        for t in inputs { for l in t.labels where !all.contains(l) { all.insert(l); sumLabels.append(l) } }
+        let order = outLabels + sumLabels
+        instructions.append(.direct(outSizes: outLabels.map { sizes[$0] }, sumSizes: sumLabels.map { sizes[$0] },
+                                    operands: inputs.map(\.slot), operandStrides: inputs.map { $0.strides(over: order) },
+                                    out: out.slot, outStrides: out.strides))
+        return out
+    }
+
+    /// Emits `out = transfer(input)`: permutation, sums over labels `out` lacks, broadcast
+    /// over labels `input` lacks.
+    mutating func bindUnary(_ input: SlotLayout, _ target: Target) -> SlotLayout {
+        let out = resolve(target, preferred: input.labels.filter { target.labels.contains($0) })
+        var order = out.labels
+        for l in input.labels where !order.contains(l) { order.append(l) }
+        instructions.append(.transfer(sizes: order.map { sizes[$0] }, src: input.slot,
+                                      srcStrides: input.strides(over: order), dst: out.slot,
+                                      dstStrides: out.strides(over: order)))
+        return out
+    }
+
+    private mutating func resolve(_ target: Target, preferred: [Int]) -> SlotLayout {
+        switch target {
+        case .fixed(let l): return l
+        case .free(let slot, let labels):
+            var order = preferred.filter { labels.contains($0) }
+            for l in labels where !order.contains(l) { order.append(l) }
+            return .contiguous(slot: slot, labels: order, sizes: sizes)
+        }
+    }
+
+    /// Fused stride of `group` (in this order) in `t`, or nil when the group is not one
+    /// evenly strided run. An empty group fuses to stride 0.
+    private func fused(_ group: [Int], in t: SlotLayout) -> Int? {
+        guard let last = group.last else { return 0 }
+        for i in 0..<(group.count - 1) {
+            guard let s = t.stride(of: group[i]), let s2 = t.stride(of: group[i + 1]),
+                  s == s2 &* sizes[group[i + 1]] else { return nil }
+        }
+        return t.stride(of: last)
+    }
+
+    /// Row-major matrix arguments for rows × cols with fused strides: (transposed, ld), or nil.
+    private func matrix(rows: Int, cols: Int, rowStride: Int?, colStride: Int?) -> (Bool, Int)? {
+        guard let rs = rowStride, let cs = colStride else { return nil }
+        if (cols == 1 || cs == 1) && (rows == 1 || rs >= Swift.max(1, cols)) {
+            return (false, rows == 1 ? Swift.max(1, cols) : rs)
+        }
+        if (rows == 1 || rs == 1) && (cols == 1 || cs >= Swift.max(1, rows)) {
+            return (true, cols == 1 ? Swift.max(1, rows) : cs)
+        }
+        return nil
+    }
+
+    private func sorted(_ group: [Int], by t: SlotLayout?) -> [Int] {
+        guard let t else { return group }
+        return group.sorted { abs(t.stride(of: $0) ?? 0) > abs(t.stride(of: $1) ?? 0) }
+    }
+
+    /// Emits one pairwise step `target = Σ a * b`. Returns the output layout.
+    mutating func bindPair(_ a0: SlotLayout, _ b0: SlotLayout, _ target: Target) -> SlotLayout {
+        let cLabels = target.labels
+        let la = Set(a0.labels), lb = Set(b0.labels), lc = Set(cLabels)
+        let work = size(Array(la.union(lb).union(lc)))
+        if work <= StepBinder.tinyWork { return bindDirect([a0, b0], target) }
+
+        // Labels only one operand has and the output lacks are summed first.
+        var a = a0, b = b0
+        let onlyA = a0.labels.filter { !lb.contains($0) && !lc.contains($0) }
+        if !onlyA.isEmpty {
+            a = bindUnary(a0, .free(slot: newScratch(labels: []).slot, labels: sorted(a0.labels.filter { !onlyA.contains($0) }, by: a0)))
+            fixScratchSize(a)
+        }
+        let onlyB = b0.labels.filter { !la.contains($0) && !lc.contains($0) }
+        if !onlyB.isEmpty {
+            b = bindUnary(b0, .free(slot: newScratch(labels: []).slot, labels: sorted(b0.labels.filter { !onlyB.contains($0) }, by: b0)))
+            fixScratchSize(b)
+        }
+        let batch = a.labels.filter { lb.contains($0) && lc.contains($0) }
+        let mGroup = a.labels.filter { !lb.contains($0) && lc.contains($0) }
+        let nGroup = b.labels.filter { !la.contains($0) && lc.contains($0) }
+        let kGroup = a.labels.filter { lb.contains($0) && !lc.contains($0) }
+        let m = size(mGroup), n = size(nGroup), k = size(kGroup)
+        let batchCount = size(batch)
+        // GEMMs this small lose to a loop over the whole step.
+        if m &* n &* k < 64 { return bindDirect([a, b], target) }
+
+        // Labels of the output that neither operand has are broadcast afterwards.
+        var fixedC: SlotLayout? = nil
+        var broadcastInto: SlotLayout? = nil
+        if case .fixed(let c) = target {
+            if c.labels.contains(where: { !la.contains($0) && !lb.contains($0) }) { broadcastInto = c } else { fixedC = c }
+        }
+
+        // Choose group orders that copy the fewest elements.
+        let kOrders = [sorted(kGroup, by: a), sorted(kGroup, by: b)]
+        let mOrders = [sorted(mGroup, by: a)] + (fixedC.map { [sorted(mGroup, by: $0)] } ?? [])
+        let nOrders = [sorted(nGroup, by: b)] + (fixedC.map { [sorted(nGroup, by: $0)] } ?? [])
+        var best: (cost: Int, k: [Int], m: [Int], n: [Int], aOK: Bool, bOK: Bool, cOK: Bool)? = nil
+        let (sizeA, sizeB, sizeC) = (size(a.labels), size(b.labels), size(cLabels))
+        for ko in kOrders { for mo in mOrders { for no in nOrders {
+            let aOK = matrix(rows: m, cols: k, rowStride: fused(mo, in: a), colStride: fused(ko, in: a)) != nil
+            let bOK = matrix(rows: k, cols: n, rowStride: fused(ko, in: b), colStride: fused(no, in: b)) != nil
+            var cOK = true
+            if let c = fixedC { cOK = matrix(rows: m, cols: n, rowStride: fused(mo, in: c), colStride: fused(no, in: c)) != nil }
+            let cost = (aOK ? 0 : sizeA) + (bOK ? 0 : sizeB) + (cOK ? 0 : sizeC)
+            if best == nil || cost < best!.cost { best = (cost, ko, mo, no, aOK, bOK, cOK) }
+        } } }
+        let choice = best!
+        if !choice.aOK {
+            let s = newScratch(labels: batch + choice.m + choice.k)
+            instructions.append(.transfer(sizes: s.labels.map { sizes[$0] }, src: a.slot, srcStrides: a.strides(over: s.labels),
+                                          dst: s.slot, dstStrides: s.strides))
+            a = s
+        }
+        if !choice.bOK {
+            let s = newScratch(labels: batch + choice.k + choice.n)
+            instructions.append(.transfer(sizes: s.labels.map { sizes[$0] }, src: b.slot, srcStrides: b.strides(over: s.labels),
+                                          dst: s.slot, dstStrides: s.strides))
+            b = s
+        }
+        let c: SlotLayout
+        var copyOut: SlotLayout? = nil
+        if let fc = fixedC, choice.cOK {
+            c = fc
+        } else {
+            let labels = batch + choice.m + choice.n
+            if case .free(let slot, _) = target, broadcastInto == nil {
+                c = .contiguous(slot: slot, labels: labels, sizes: sizes)
+            } else {
+                c = newScratch(labels: labels)
+                copyOut = broadcastInto ?? fixedC
+            }
+        }
+        let (tA, lda) = matrix(rows: m, cols: k, rowStride: fused(choice.m, in: a), colStride: fused(choice.k, in: a))!
+        let (tB, ldb) = matrix(rows: k, cols: n, rowStride: fused(choice.k, in: b), colStride: fused(choice.n, in: b))!
+        let (tC, ldc) = matrix(rows: m, cols: n, rowStride: fused(choice.m, in: c), colStride: fused(choice.n, in: c))!
+        var call = GemmCall(batchSizes: batch.map { sizes[$0] }, batchStridesA: a.strides(over: batch),
+                            batchStridesB: b.strides(over: batch), batchStridesC: c.strides(over: batch),
+                            a: a.slot, b: b.slot, c: c.slot, m: m, n: n, k: k, transA: tA, transB: tB,
+                            lda: lda, ldb: ldb, ldc: ldc,
+                            parallel: batchCount > 1 && m &* n &* k < StepBinder.parallelGemmWork)
+        if tC {
+            // C is stored transposed: compute Cᵀ = Bᵀ Aᵀ.
+            call = GemmCall(batchSizes: call.batchSizes, batchStridesA: call.batchStridesB,
+                            batchStridesB: call.batchStridesA, batchStridesC: call.batchStridesC,
+                            a: b.slot, b: a.slot, c: c.slot, m: n, n: m, k: k, transA: !tB, transB: !tA,
+                            lda: ldb, ldb: lda, ldc: ldc, parallel: call.parallel)
+        }
+        instructions.append(.gemm(call))
+        if let dst = copyOut {
+            var order = dst.labels
+            for l in c.labels where !order.contains(l) { order.append(l) }
+            instructions.append(.transfer(sizes: order.map { sizes[$0] }, src: c.slot, srcStrides: c.strides(over: order),
+                                          dst: dst.slot, dstStrides: dst.strides(over: order)))
+            return dst
+        }
+        return c
+    }
+
+    /// A scratch slot created before its labels were known gets its real size.
+    private mutating func fixScratchSize(_ layout: SlotLayout) {
+        if let i = scratch.firstIndex(where: { $0.slot == layout.slot }) {
+            scratch[i].count = Swift.max(1, size(layout.labels))
+        }
+    }
+}

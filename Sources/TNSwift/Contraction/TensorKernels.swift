@@ -1,0 +1,151 @@
+import Dispatch
+
+/// The loops that are not GEMMs: strided copy/reduce/broadcast and a direct contraction.
+enum TensorKernels {
+    /// `dst[idx] = src[idx]` (or `+=`) over the index space `sizes`; a zero stride in `dst`
+    /// sums (reduce) and a zero stride in `src` repeats (broadcast).
+    /// When `accumulate` is false and `dst` has zero strides, `dst` is zeroed first.
+    static func transfer<T: BLASScalar>(sizes: [Int], src: UnsafePointer<T>, srcStrides: [Int],
+                                        dst: UnsafeMutablePointer<T>, dstStrides: [Int], accumulate: Bool) {
+        if sizes.contains(0) { return }
+        // Dimensions of size 1 do not move; a dimension dst does not move along is a reduction.
+        var dims = (0..<sizes.count).filter { sizes[$0] > 1 }
+        let reduces = dims.contains { dstStrides[$0] == 0 }
+        if reduces && !accumulate {
+            let keep = dims.filter { dstStrides[$0] != 0 }
+            fill(sizes: keep.map { sizes[$0] }, dst: dst, strides: keep.map { dstStrides[$0] }, value: 0)
+        }
+        let add = accumulate || reduces
+        // Order: reductions outermost, then by decreasing destination stride (writes stream).
+        dims.sort { a, b in
+            let sa = abs(dstStrides[a]), sb = abs(dstStrides[b])
+            if (sa == 0) != (sb == 0) { return sa == 0 }
+            if sa != sb { return sa > sb }
+            return abs(srcStrides[a]) > abs(srcStrides[b])
+        }
+        // Merge neighbours that are one run in both source and destination.
+        var n: [Int] = [], ss: [Int] = [], ds: [Int] = []
+        for d in dims {
+            if let last = n.indices.last, ds[last] == dstStrides[d] &* sizes[d], ss[last] == srcStrides[d] &* sizes[d] {
+                n[last] &*= sizes[d]; ss[last] = srcStrides[d]; ds[last] = dstStrides[d]
+            } else {
+                n.append(sizes[d]); ss.append(srcStrides[d]); ds.append(dstStrides[d])
+            }
+        }
+        // Two innermost loops run as plain loops; an odometer walks the rest.
+        while n.count < 2 { n.insert(1, at: 0); ss.insert(0, at: 0); ds.insert(0, at: 0) }
+        let d = n.count
+        let n1 = n[d - 1], s1 = ss[d - 1], t1 = ds[d - 1]
+        let n0 = n[d - 2], s0 = ss[d - 2], t0 = ds[d - 2]
+        let outer = d - 2
+        var idx = [Int](repeating: 0, count: outer)
+        var so = 0, dof = 0
+        while true {
+            for i0 in 0..<n0 {
+                var sp = src + (so &+ i0 &* s0), tp = dst + (dof &+ i0 &* t0)
+                if add {
+                    for _ in 0..<n1 { tp.pointee += sp.pointee; sp += s1; tp += t1 }
+                } else if s1 == 1 && t1 == 1 {
+                    tp.update(from: sp, count: n1)
+                } else {
+                    for _ in 0..<n1 { tp.pointee = sp.pointee; sp += s1; tp += t1 }
+                }
+            }
+            var k = outer - 1
+            while k >= 0 {
+                idx[k] &+= 1
+                so &+= ss[k]; dof &+= ds[k]
+                if idx[k] < n[k] { break }
+                so &-= ss[k] &* n[k]; dof &-= ds[k] &* n[k]
+                idx[k] = 0
+                k -= 1
+            }
+            if k < 0 { return }
+        }
+    }
+
+    /// Writes `value` to every element of a strided view.
+    static func fill<T: BLASScalar>(sizes: [Int], dst: UnsafeMutablePointer<T>, strides: [Int], value: T) {
+        if sizes.contains(0) { return }
+        var idx = [Int](repeating: 0, count: sizes.count)
+        var off = 0
+        while true {
+            dst[off] = value
+            var k = sizes.count - 1
+            while k >= 0 {
+                idx[k] &+= 1; off &+= strides[k]
+                if idx[k] < sizes[k] { break }
+                off &-= strides[k] &* sizes[k]; idx[k] = 0
+                k -= 1
+            }
+            if k < 0 { return }
+        }
+    }
+
+    /// `out[o] = Σ_s Π_i operand_i[o, s]` over `outSizes` (dimensions of the output) and
+    /// `sumSizes` (summed dimensions). Operand i lives at `bases[operands[i]]`; its strides run
+    /// over outer then summed dims, zero where it lacks the label. Used for tiny steps and the
+    /// memory-free fallback.
+    static func direct<T: BLASScalar>(outSizes: [Int], sumSizes: [Int], operands: [Int],
+                                      bases: UnsafeMutablePointer<UnsafeMutablePointer<T>>,
+                                      operandStrides: [[Int]], out: UnsafeMutablePointer<T>, outStrides: [Int]) {
+        if outSizes.contains(0) { return }
+        let no = outSizes.count, ns = sumSizes.count
+        let nops = operands.count
+        let emptySum = sumSizes.contains(0)
+        // Index state on the stack: output index, summed index, and per-operand offsets.
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: no + ns + 2 * nops + 1) { state in
+            let oidx = state.baseAddress!, sidx = oidx + no, offs = sidx + ns, soffs = offs + nops
+            for k in 0..<(no + ns + 2 * nops) { oidx[k] = 0 }
+            var outOff = 0
+            while true {
+                var acc: T = 0
+                if !emptySum {
+                    for i in 0..<nops { soffs[i] = offs[i] }
+                    for k in 0..<ns { sidx[k] = 0 }
+                    while true {
+                        var p: T = 1
+                        for i in 0..<nops { p *= bases[operands[i]][soffs[i]] }
+                        acc += p
+                        var k = ns - 1
+                        while k >= 0 {
+                            sidx[k] &+= 1
+                            for i in 0..<nops { soffs[i] &+= operandStrides[i][no &+ k] }
+                            if sidx[k] < sumSizes[k] { break }
+                            for i in 0..<nops { soffs[i] &-= operandStrides[i][no &+ k] &* sumSizes[k] }
+                            sidx[k] = 0
+                            k -= 1
+                        }
+                        if k < 0 { break }
+                    }
+                }
+                out[outOff] = acc
+                var k = no - 1
+                while k >= 0 {
+                    oidx[k] &+= 1
+                    outOff &+= outStrides[k]
+                    for i in 0..<nops { offs[i] &+= operandStrides[i][k] }
+                    if oidx[k] < outSizes[k] { break }
+                    outOff &-= outStrides[k] &* outSizes[k]
+                    for i in 0..<nops { offs[i] &-= operandStrides[i][k] &* outSizes[k] }
+                    oidx[k] = 0
+                    k -= 1
+                }
+                if k < 0 { return }
+            }
+        }
+    }
+
+    /// Runs `body(i)` for i in 0..<count, split over the cores when `parallel`.
+    static func forEach(_ count: Int, parallel: Bool, _ body: (Int) -> Void) {
+        if !parallel || count < 2 {
+            for i in 0..<count { body(i) }
+            return
+        }
+        let chunks = Swift.min(count, ThreadSettings.workers)
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            let lo = count * c / chunks, hi = count * (c + 1) / chunks
+            for i in lo..<hi { body(i) }
+        }
+    }
+}
