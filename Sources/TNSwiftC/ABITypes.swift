@@ -1,0 +1,36 @@
+import TNSwift
+
+// Swift mirrors of the structs in include/tnswift.h (same field order, types and alignment).
+
+/// `tn_tensor`
+struct CTensor {
+    var data: UnsafeMutableRawPointer?
+    var ndim: Int64
+    var shape: UnsafePointer<Int64>?
+    var strides: UnsafePointer<Int64>?
+}
+
+/// `tn_plan_options`
+struct CPlanOptions {
+    var optimize: Int32
+    var memoryLimit: Int64
+}
+
+/// `tn_plan_info`
+struct CPlanInfo {
+    var naiveFlops: Double
+    var optFlops: Double
+    var largestIntermediate: Int64
+    var nSteps: Int64
+    var nOperands: Int64
+    var outNdim: Int64
+}
+
+/// `tn_status` values.
+enum Status: Int32 {
+    case ok = 0, badSubscript = 1, shape = 2, dtype = 3, value = 4, memory = 5, handle = 6, internalError = 7
+}
+
+/// ABI version: bump with every incompatible change of tnswift.h.
+let abiVersion: UInt32 = 1
+let libraryVersion = "0.1.0"

@@ -1,0 +1,151 @@
+/*
+ * tnswift.h — C interface to the tnswift contraction engine (libtnswift.so).
+ *
+ * Conventions
+ *   - Every function except tn_abi_version() and tn_last_error() returns a tn_status.
+ *     TN_OK is 0; on any other value tn_last_error() returns a message (thread-local,
+ *     valid until the next tnswift call on the same thread).
+ *   - Tensors are described by tn_tensor: a data pointer, a shape and element strides
+ *     (not bytes). Strides may be negative or zero, as NumPy produces them. A NULL
+ *     strides pointer means C-contiguous. Inputs are read in place; outputs are written
+ *     in place into the caller's buffer.
+ *   - All operands of one call share one dtype (TN_FLOAT32 or TN_FLOAT64).
+ *   - Handles are opaque. Using a destroyed handle returns TN_ERR_HANDLE, never a crash.
+ *     One plan may be used from several threads: calls on the same plan are serialised
+ *     (use one plan per thread to run in parallel). A backward call reuses the
+ *     intermediates of the last forward run on the same operand buffers and strides, so
+ *     do not modify the operands in place between the two (as with autograd).
+ */
+#ifndef TNSWIFT_H
+#define TNSWIFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Bumped on every incompatible change of this header. */
+#define TN_ABI_VERSION 1
+
+typedef enum tn_status {
+    TN_OK = 0,
+    TN_ERR_SUBSCRIPT = 1, /* malformed einsum subscripts or ncon network */
+    TN_ERR_SHAPE = 2,     /* shapes, ranks or operand counts that do not fit */
+    TN_ERR_DTYPE = 3,     /* unsupported or mismatched dtype */
+    TN_ERR_VALUE = 4,     /* any other invalid argument (NULL pointer, bad option) */
+    TN_ERR_MEMORY = 5,    /* allocation failed or a size overflows */
+    TN_ERR_HANDLE = 6,    /* NULL, destroyed or foreign handle */
+    TN_ERR_INTERNAL = 7   /* a bug in tnswift: please report it */
+} tn_status;
+
+typedef enum tn_dtype {
+    TN_FLOAT32 = 0,
+    TN_FLOAT64 = 1
+} tn_dtype;
+
+/** A strided view of caller memory. */
+typedef struct tn_tensor {
+    void *data;
+    int64_t ndim;
+    const int64_t *shape;   /* ndim sizes (>= 0) */
+    const int64_t *strides; /* ndim element strides, or NULL for C-contiguous */
+} tn_tensor;
+
+/** Path search strategies. AUTO picks OPTIMAL for few operands, GREEDY beyond. */
+typedef enum tn_optimize {
+    TN_OPTIMIZE_AUTO = 0,
+    TN_OPTIMIZE_OPTIMAL = 1,
+    TN_OPTIMIZE_GREEDY = 2,
+    TN_OPTIMIZE_NONE = 3    /* contract left to right, as written */
+} tn_optimize;
+
+typedef struct tn_plan_options {
+    tn_optimize optimize;
+    /* Largest intermediate allowed, in elements; <= 0 means no limit. When no pairwise
+       path fits, the plan contracts everything in one direct loop (slow, no intermediates). */
+    int64_t memory_limit;
+} tn_plan_options;
+
+/** Numbers from a plan's cost report. FLOPs count as opt_einsum counts them. */
+typedef struct tn_plan_info {
+    double naive_flops;
+    double opt_flops;
+    int64_t largest_intermediate; /* elements */
+    int64_t n_steps;              /* pairwise steps in the path */
+    int64_t n_operands;
+    int64_t out_ndim;
+} tn_plan_info;
+
+typedef struct tn_plan tn_plan;
+
+/** Version of the ABI this library implements (compare with TN_ABI_VERSION). */
+uint32_t tn_abi_version(void);
+
+/** Message of the last failed call on this thread ("" when none). Never NULL. */
+const char *tn_last_error(void);
+
+/** Library version string, e.g. "0.1.0", and the BLAS configuration in use (static strings).
+    Either pointer may be NULL when that answer is not wanted. */
+tn_status tn_version(const char **version, const char **blas_config);
+
+/**
+ * Compiles an einsum expression for fixed operand shapes and one dtype.
+ * shapes[i] points at ndims[i] sizes. options may be NULL (AUTO, no memory limit).
+ * On success *plan receives a handle to release with tn_plan_destroy.
+ */
+tn_status tn_plan_create(const char *subscripts, int64_t n_operands, const int64_t *ndims,
+                         const int64_t *const *shapes, tn_dtype dtype,
+                         const tn_plan_options *options, tn_plan **plan);
+
+/** Compiles an ncon network: labels[i] holds ndims[i] labels of tensor i (positive:
+    contracted, each exactly twice; negative: output axes, -1 first). */
+tn_status tn_plan_create_ncon(int64_t n_operands, const int64_t *ndims,
+                              const int64_t *const *shapes, const int64_t *const *labels,
+                              tn_dtype dtype, const tn_plan_options *options, tn_plan **plan);
+
+tn_status tn_plan_destroy(tn_plan *plan);
+
+tn_status tn_plan_info_get(const tn_plan *plan, tn_plan_info *info);
+
+/** Output shape: writes info.out_ndim sizes into shape (capacity cap). */
+tn_status tn_plan_output_shape(const tn_plan *plan, int64_t *shape, int64_t cap);
+
+/** The contraction path in opt_einsum's form: step s contracts positions
+    pairs[2s] < pairs[2s+1] of the current operand list; the result is appended. */
+tn_status tn_plan_path(const tn_plan *plan, int64_t *pairs, int64_t cap);
+
+/** The printable cost report. Writes at most cap bytes (NUL-terminated when cap > 0);
+    *needed receives the full length + 1 (needed may be NULL; buffer may be NULL when cap is 0,
+    to ask for the size only). */
+tn_status tn_plan_report(const tn_plan *plan, char *buffer, size_t cap, size_t *needed);
+
+/** Runs the plan: operands[n_operands] in, result written into *out (shape must equal
+    tn_plan_output_shape). out may alias an input. Intermediates are kept for backward. */
+tn_status tn_plan_execute(tn_plan *plan, const tn_tensor *operands, const tn_tensor *out);
+
+/** Gradients of sum(out * dy) with respect to each operand. grads[i].data == NULL means
+    "not requested"; otherwise grads[i] must have operand i's shape and is overwritten.
+    Reuses the intermediates of the last tn_plan_execute on the same operand buffers,
+    recomputing them otherwise. */
+tn_status tn_plan_backward(tn_plan *plan, const tn_tensor *dy, const tn_tensor *operands,
+                           const tn_tensor *grads);
+
+/** One-shot einsum: plans, runs into *out (which must have the result's shape), frees. */
+tn_status tn_einsum(const char *subscripts, int64_t n_operands, const tn_tensor *operands,
+                    tn_dtype dtype, const tn_plan_options *options, const tn_tensor *out);
+
+/** Data pointer of operand i as the last tn_plan_execute on this plan received it (0 before
+    any run). Lets tests prove that inputs are read in place. */
+tn_status tn_plan_last_operand_address(const tn_plan *plan, int64_t i, uintptr_t *address);
+
+/** Number of BLAS threads (0 or less leaves it unchanged); *previous receives the old value
+    (previous may be NULL). */
+tn_status tn_set_num_threads(int64_t n, int64_t *previous);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TNSWIFT_H */
