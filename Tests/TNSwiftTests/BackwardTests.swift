@@ -1,0 +1,61 @@
+import XCTest
+@testable import TNSwift
+
+final class BackwardTests: XCTestCase {
+    /// Gradients from the plan versus central finite differences of sum(out * dy).
+    func check(_ subscripts: String, _ shapes: [[Int]], seed: UInt64 = 9, file: StaticString = #filePath, line: UInt = #line) throws {
+        var rng = TestRandom(state: seed)
+        var ops = shapes.map { rng.array($0.reduce(1, *)) }
+        let plan = try ContractionPlan<Double>(subscripts, shapes: shapes)
+        var dy = rng.array(plan.outputShape.reduce(1, *))
+        let objective = { (o: [[Double]]) -> Double in
+            let y = try! runPlan(plan, o)
+            return zip(y, dy).reduce(0) { $0 + $1.0 * $1.1 }
+        }
+        _ = try runPlan(plan, ops)   // forward first: backward reuses its intermediates
+        var grads = shapes.map { [Double](repeating: .nan, count: $0.reduce(1, *)) }
+        try ops.withUnsafeMutableBufferPointers { opBases in
+            try grads.withUnsafeMutableBufferPointers { gBases in
+                try dy.withUnsafeMutableBufferPointer { d in
+                    let views = zip(opBases, shapes).map { StridedView(contiguous: $0.0, shape: $0.1) }
+                    let gv = zip(gBases, shapes).map { Optional(StridedView(contiguous: $0.0, shape: $0.1)) }
+                    try plan.backward(dy: StridedView(contiguous: d.baseAddress!, shape: plan.outputShape), operands: views, grads: gv)
+                }
+            }
+        }
+        let h = 1e-6
+        for i in 0..<ops.count {
+            for j in 0..<ops[i].count {
+                var plus = ops, minus = ops
+                plus[i][j] += h; minus[i][j] -= h
+                let fd = (objective(plus) - objective(minus)) / (2 * h)
+                XCTAssertEqual(grads[i][j], fd, accuracy: 1e-6 * max(1, abs(fd)), "\(subscripts) operand \(i) element \(j)", file: file, line: line)
+            }
+        }
+    }
+
+    func testGradientsMatchFiniteDifferences() throws {
+        try check("ij,jk->ik", [[3, 4], [4, 5]])
+        try check("ij,jk,kl->il", [[3, 4], [4, 5], [5, 2]])
+        try check("aei,bfij,cgjk,dhk,nabcd->nefgh", [[2, 2, 3], [2, 2, 3, 3], [2, 2, 3, 3], [2, 2, 3], [3, 2, 2, 2, 2]])
+        try check("bij,bjk->bik", [[3, 4, 5], [3, 5, 2]])
+        try check("ii->i", [[4, 4]])
+        try check("iij,jk->ik", [[3, 3, 4], [4, 5]])
+        try check("ij->", [[3, 4]])
+        try check("i,i->i", [[1], [3]])
+        try check("ij,ij->", [[2, 1], [1, 3]])
+        try check("abc,cd,de->abe", [[4, 5, 6], [6, 7], [7, 3]])
+        try check("ij,jk->ik", [[40, 50], [50, 30]])
+    }
+
+    func testDirectFallbackGradients() throws {
+        // A memory limit no pairwise path meets: the direct loop and its backward.
+        var rng = TestRandom(state: 4)
+        let shapes = [[3, 4], [4, 5], [5, 2]]
+        let plan = try ContractionPlan<Double>("ab,bc,cd->ad", shapes: shapes, memoryLimit: 1)
+        XCTAssertTrue(plan.path.isDirect)
+        let ops = shapes.map { rng.array($0.reduce(1, *)) }
+        let e = try EinsumParser.parse("ab,bc,cd->ad", ndims: [2, 2, 2])
+        XCTAssertLessThan(maxRelativeError(try runPlan(plan, ops), referenceEinsum(e, ops, shapes).values), 1e-12)
+    }
+}
