@@ -1,0 +1,1332 @@
+/*
+ * tnswift_ext.c — the CPython extension module tnswift._ext.
+ *
+ * A thin shim over the C ABI in tnswift.h. It only moves buffers across:
+ *
+ *     get buffer (PEP 3118) -> check format / ndim / shape -> release the GIL
+ *     -> call tn_* -> release every buffer -> map tn_status to an exception
+ *
+ * No NumPy headers: arrays are read through the buffer protocol. Multi-phase
+ * initialisation, all state (exception classes, the Plan type) in module state.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+#include "tnswift.h"
+
+/* ------------------------------------------------------------------------- */
+/* Module state                                                              */
+/* ------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject *TNError;
+    PyObject *SubscriptError;
+    PyObject *ShapeError;
+    PyObject *DTypeError;
+    PyObject *ArgumentError;
+    PyObject *MemoryError;
+    PyTypeObject *PlanType;
+} tn_module_state;
+
+static inline tn_module_state *
+module_state(PyObject *module)
+{
+    return (tn_module_state *)PyModule_GetState(module);
+}
+
+static const char *const dtype_names[2] = {"float32", "float64"};
+static const Py_ssize_t dtype_itemsizes[2] = {4, 8};
+
+/* Raises the exception that corresponds to a failed tn_* call. Returns NULL. */
+static PyObject *
+raise_status(tn_module_state *st, tn_status status)
+{
+    PyObject *type;
+    switch (status) {
+    case TN_ERR_SUBSCRIPT: type = st->SubscriptError; break;
+    case TN_ERR_SHAPE:     type = st->ShapeError; break;
+    case TN_ERR_DTYPE:     type = st->DTypeError; break;
+    case TN_ERR_VALUE:     type = st->ArgumentError; break;
+    case TN_ERR_MEMORY:    type = st->MemoryError; break;
+    default:               type = st->TNError; break;
+    }
+    const char *message = tn_last_error();
+    if (message == NULL || message[0] == '\0') {
+        PyErr_Format(type, "tnswift call failed with status %d", (int)status);
+    }
+    else {
+        PyErr_SetString(type, message);
+    }
+    return NULL;
+}
+
+/* Replaces the pending exception by `type(message)`, keeping the original as
+   __cause__. */
+static void
+reraise_as(PyObject *type, PyObject *message)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *cause = PyErr_GetRaisedException();
+#else
+    PyObject *ptype, *pvalue, *ptb;
+    PyErr_Fetch(&ptype, &pvalue, &ptb);
+    PyErr_NormalizeException(&ptype, &pvalue, &ptb);
+    if (ptb != NULL && pvalue != NULL) {
+        PyException_SetTraceback(pvalue, ptb);
+    }
+    Py_XDECREF(ptype);
+    Py_XDECREF(ptb);
+    PyObject *cause = pvalue;
+#endif
+    if (message == NULL) {
+        Py_XDECREF(cause);
+        return; /* formatting the message failed: that error stays pending */
+    }
+    PyErr_SetObject(type, message);
+    Py_DECREF(message);
+    if (cause != NULL) {
+#if PY_VERSION_HEX >= 0x030C0000
+        PyObject *exc = PyErr_GetRaisedException();
+#else
+        PyObject *etype, *exc, *etb;
+        PyErr_Fetch(&etype, &exc, &etb);
+        PyErr_NormalizeException(&etype, &exc, &etb);
+        Py_XDECREF(etype);
+        Py_XDECREF(etb);
+#endif
+        Py_INCREF(cause);
+        PyException_SetContext(exc, cause);
+        PyException_SetCause(exc, cause); /* steals the reference */
+#if PY_VERSION_HEX >= 0x030C0000
+        PyErr_SetRaisedException(exc);
+#else
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+#endif
+    }
+}
+
+/* ------------------------------------------------------------------------- */
+/* The Plan object                                                           */
+/* ------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    tn_plan *plan;
+    int dtype;                /* TN_FLOAT32 or TN_FLOAT64 */
+    Py_ssize_t itemsize;
+    Py_ssize_t n_operands;
+    Py_ssize_t out_ndim;
+    Py_ssize_t sum_ndim;      /* sum of the operands' ndims */
+    int64_t *ndims;           /* n_operands entries */
+    const int64_t **shapes;   /* n_operands pointers into the same block */
+    int64_t *out_shape;       /* out_ndim entries */
+    void *block;              /* one allocation holding the arrays above */
+    PyObject *output_shape;   /* tuple */
+    int64_t n_steps;
+} PlanObject;
+
+static inline tn_module_state *
+plan_state(PlanObject *self)
+{
+    /* Plan is not subclassable, so Py_TYPE(self) is the type this module made. */
+    return (tn_module_state *)PyType_GetModuleState(Py_TYPE(self));
+}
+
+/* -- argument naming (error paths only) ----------------------------------- */
+
+typedef enum { ROLE_OPERAND, ROLE_OUT, ROLE_DY, ROLE_GRAD } arg_role;
+
+static void
+role_name(char *buffer, size_t cap, arg_role role, Py_ssize_t index)
+{
+    switch (role) {
+    case ROLE_OPERAND: PyOS_snprintf(buffer, cap, "operand %zd", index); break;
+    case ROLE_OUT:     PyOS_snprintf(buffer, cap, "out"); break;
+    case ROLE_DY:      PyOS_snprintf(buffer, cap, "dy"); break;
+    case ROLE_GRAD:    PyOS_snprintf(buffer, cap, "grads[%zd]", index); break;
+    }
+}
+
+static PyObject *
+shape_tuple_i64(const int64_t *shape, Py_ssize_t ndim)
+{
+    PyObject *t = PyTuple_New(ndim);
+    if (t == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t d = 0; d < ndim; d++) {
+        PyObject *v = PyLong_FromLongLong((long long)shape[d]);
+        if (v == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, d, v);
+    }
+    return t;
+}
+
+static PyObject *
+shape_tuple_view(const Py_buffer *view)
+{
+    if (view->ndim > 0 && view->shape == NULL) {
+        /* A one-dimensional byte view without shape information. */
+        return Py_BuildValue("(n)", view->len / (view->itemsize ? view->itemsize : 1));
+    }
+    PyObject *t = PyTuple_New(view->ndim);
+    if (t == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t d = 0; d < view->ndim; d++) {
+        PyObject *v = PyLong_FromSsize_t(view->shape[d]);
+        if (v == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, d, v);
+    }
+    return t;
+}
+
+/* -- buffer helpers, one per argument kind -------------------------------- */
+
+/* Returns TN_FLOAT32 / TN_FLOAT64 for a native float format, -1 otherwise. */
+static int
+format_dtype(const Py_buffer *view)
+{
+    const char *f = view->format;
+    if (f == NULL) {
+        return -1; /* unsigned bytes */
+    }
+    if (*f == '@' || *f == '=') {
+        f++;
+    }
+#if PY_LITTLE_ENDIAN
+    else if (*f == '<') {
+        f++;
+    }
+#else
+    else if (*f == '>' || *f == '!') {
+        f++;
+    }
+#endif
+    if (f[0] == '\0' || f[1] != '\0') {
+        return -1;
+    }
+    if (f[0] == 'f' && view->itemsize == 4) {
+        return TN_FLOAT32;
+    }
+    if (f[0] == 'd' && view->itemsize == 8) {
+        return TN_FLOAT64;
+    }
+    return -1;
+}
+
+/* Input buffer: read-only access is enough. */
+static int
+get_input_buffer(tn_module_state *st, PyObject *obj, Py_buffer *view,
+                 arg_role role, Py_ssize_t index)
+{
+    if (PyObject_GetBuffer(obj, view, PyBUF_STRIDES | PyBUF_FORMAT) == 0) {
+        return 0;
+    }
+    char name[48];
+    role_name(name, sizeof name, role, index);
+    if (obj == Py_None) {
+        PyErr_Clear();
+        PyErr_Format(st->DTypeError, "%s is None; expected a float32 or float64 array", name);
+    }
+    else if (!PyObject_CheckBuffer(obj)) {
+        PyErr_Clear();
+        PyErr_Format(st->DTypeError,
+                     "%s is of type %.200s, which does not expose a buffer; "
+                     "expected a float32 or float64 array", name, Py_TYPE(obj)->tp_name);
+    }
+    else {
+        reraise_as(st->DTypeError,
+                   PyUnicode_FromFormat("cannot read the buffer of %s (type %.200s); "
+                                        "expected a float32 or float64 array",
+                                        name, Py_TYPE(obj)->tp_name));
+    }
+    return -1;
+}
+
+/* Output buffer: must be writable. */
+static int
+get_output_buffer(tn_module_state *st, PyObject *obj, Py_buffer *view,
+                  arg_role role, Py_ssize_t index)
+{
+    if (PyObject_GetBuffer(obj, view, PyBUF_WRITABLE | PyBUF_STRIDES | PyBUF_FORMAT) == 0) {
+        return 0;
+    }
+    char name[48];
+    role_name(name, sizeof name, role, index);
+    if (!PyObject_CheckBuffer(obj)) {
+        PyErr_Clear();
+        PyErr_Format(st->ArgumentError,
+                     "%s is of type %.200s, which does not expose a buffer; "
+                     "expected a writable float32 or float64 array", name, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    /* Tell a read-only array apart from other failures. */
+    PyErr_Clear();
+    Py_buffer probe;
+    int readonly = 0;
+    if (PyObject_GetBuffer(obj, &probe, PyBUF_STRIDES | PyBUF_FORMAT) == 0) {
+        readonly = probe.readonly;
+        PyBuffer_Release(&probe);
+    }
+    else {
+        PyErr_Clear();
+    }
+    if (readonly) {
+        PyErr_Format(st->ArgumentError, "%s is read-only", name);
+    }
+    else {
+        PyErr_Format(st->ArgumentError,
+                     "cannot get a writable strided buffer from %s (type %.200s)", name,
+                     Py_TYPE(obj)->tp_name);
+    }
+    return -1;
+}
+
+/*
+ * Checks an acquired buffer against the plan (dtype, ndim, shape) and fills a
+ * tn_tensor. The tensor's shape points at the plan's own copy of the expected
+ * shape (they are equal once checked); element strides go into `strides`
+ * (capacity >= ndim).
+ */
+static int
+bind_tensor(tn_module_state *st, const PlanObject *p, const Py_buffer *view,
+            const int64_t *shape, Py_ssize_t ndim, int64_t *strides,
+            tn_tensor *t, arg_role role, Py_ssize_t index)
+{
+    char name[48];
+    int dt = format_dtype(view);
+    if (dt != p->dtype) {
+        role_name(name, sizeof name, role, index);
+        if (dt < 0) {
+            PyErr_Format(st->DTypeError,
+                         "%s has element format '%s' (itemsize %zd); expected float32 ('f') "
+                         "or float64 ('d') in native byte order",
+                         name, view->format ? view->format : "B", view->itemsize);
+        }
+        else {
+            PyErr_Format(st->DTypeError, "%s has dtype %s but the plan's dtype is %s",
+                         name, dtype_names[dt], dtype_names[p->dtype]);
+        }
+        return -1;
+    }
+    int same = (view->ndim == ndim) && (ndim == 0 || view->shape != NULL);
+    for (Py_ssize_t d = 0; same && d < ndim; d++) {
+        same = ((int64_t)view->shape[d] == shape[d]);
+    }
+    if (!same) {
+        role_name(name, sizeof name, role, index);
+        PyObject *expected = shape_tuple_i64(shape, ndim);
+        PyObject *given = expected ? shape_tuple_view(view) : NULL;
+        if (given != NULL) {
+            PyErr_Format(st->ShapeError, "%s has shape %R; expected %R", name, given, expected);
+        }
+        Py_XDECREF(expected);
+        Py_XDECREF(given);
+        return -1;
+    }
+    const Py_ssize_t itemsize = view->itemsize;
+    if (view->strides == NULL) {
+        t->strides = NULL; /* C-contiguous */
+    }
+    else {
+        for (Py_ssize_t d = 0; d < ndim; d++) {
+            Py_ssize_t s = view->strides[d];
+            if (s % itemsize != 0) {
+                if (shape[d] > 1) {
+                    role_name(name, sizeof name, role, index);
+                    PyErr_Format(st->ArgumentError,
+                                 "%s has a byte stride of %zd along axis %zd, not a multiple of "
+                                 "its itemsize %zd; the array must be copied first",
+                                 name, s, d, itemsize);
+                    return -1;
+                }
+                s = 0; /* the stride of an axis of extent 0 or 1 is never used */
+            }
+            strides[d] = (int64_t)(s / itemsize);
+        }
+        t->strides = strides;
+    }
+    t->data = view->buf;
+    t->ndim = (int64_t)ndim;
+    t->shape = shape;
+    return 0;
+}
+
+/* -- per-call storage: buffers, tensors and strides ----------------------- */
+
+#define FRAME_SMALL_TENSORS 8
+#define FRAME_SMALL_DIMS 64
+
+typedef struct {
+    Py_buffer *views;   /* views[0 .. n_views) may hold a buffer (obj != NULL) */
+    tn_tensor *tensors;
+    int64_t *strides;
+    Py_ssize_t n_views;
+    void *heap;
+    Py_buffer small_views[FRAME_SMALL_TENSORS];
+    tn_tensor small_tensors[FRAME_SMALL_TENSORS];
+    int64_t small_strides[FRAME_SMALL_DIMS];
+} call_frame;
+
+static int
+frame_init(call_frame *f, Py_ssize_t n_tensors, Py_ssize_t n_dims)
+{
+    f->n_views = 0;
+    f->heap = NULL;
+    if (n_tensors <= FRAME_SMALL_TENSORS && n_dims <= FRAME_SMALL_DIMS) {
+        f->views = f->small_views;
+        f->tensors = f->small_tensors;
+        f->strides = f->small_strides;
+        return 0;
+    }
+    size_t bytes = (size_t)n_tensors * (sizeof(Py_buffer) + sizeof(tn_tensor))
+                   + (size_t)(n_dims + 1) * sizeof(int64_t);
+    f->heap = PyMem_Malloc(bytes);
+    if (f->heap == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    /* int64 first, then Py_buffer and tn_tensor (all 8-byte aligned). */
+    f->strides = (int64_t *)f->heap;
+    f->views = (Py_buffer *)(f->strides + n_dims + 1);
+    f->tensors = (tn_tensor *)(f->views + n_tensors);
+    return 0;
+}
+
+static void
+frame_release(call_frame *f)
+{
+    for (Py_ssize_t i = 0; i < f->n_views; i++) {
+        PyBuffer_Release(&f->views[i]); /* no-op when obj is NULL */
+    }
+    f->n_views = 0;
+    PyMem_Free(f->heap);
+    f->heap = NULL;
+}
+
+/* Next free view slot; obj is NULL until a buffer is acquired into it. */
+static inline Py_buffer *
+frame_next_view(call_frame *f)
+{
+    Py_buffer *v = &f->views[f->n_views++];
+    v->obj = NULL;
+    return v;
+}
+
+/* Operands sequence: a tuple (used as is) or a list (copied to a tuple, so
+   code run by an exporter cannot change it under us). New reference. */
+static PyObject *
+operand_tuple(tn_module_state *st, PyObject *seq, Py_ssize_t expected, const char *what)
+{
+    PyObject *t;
+    if (PyTuple_Check(seq)) {
+        Py_INCREF(seq);
+        t = seq;
+    }
+    else if (PyList_Check(seq)) {
+        t = PyList_AsTuple(seq);
+        if (t == NULL) {
+            return NULL;
+        }
+    }
+    else {
+        PyErr_Format(st->ArgumentError, "%s must be a tuple or list, not %.200s", what,
+                     Py_TYPE(seq)->tp_name);
+        return NULL;
+    }
+    if (PyTuple_GET_SIZE(t) != expected) {
+        PyErr_Format(st->ShapeError, "the plan takes %zd %s, got %zd", expected, what,
+                     PyTuple_GET_SIZE(t));
+        Py_DECREF(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* Acquires and binds every operand of `ops` into tensors[0 .. n). */
+static int
+bind_operands(tn_module_state *st, PlanObject *p, call_frame *f, PyObject *ops,
+              tn_tensor *tensors, int64_t **strides_cursor)
+{
+    for (Py_ssize_t i = 0; i < p->n_operands; i++) {
+        Py_buffer *v = frame_next_view(f);
+        if (get_input_buffer(st, PyTuple_GET_ITEM(ops, i), v, ROLE_OPERAND, i) < 0) {
+            return -1;
+        }
+        if (bind_tensor(st, p, v, p->shapes[i], (Py_ssize_t)p->ndims[i], *strides_cursor,
+                        &tensors[i], ROLE_OPERAND, i) < 0) {
+            return -1;
+        }
+        *strides_cursor += p->ndims[i];
+    }
+    return 0;
+}
+
+/* -- construction ---------------------------------------------------------- */
+
+/* Reads a sequence of int sequences into a fresh int64 block. Fills ndims
+   (n entries) and returns the flat values (PyMem_Malloc) through *flat. */
+static int
+read_int_table(tn_module_state *st, PyObject *obj, const char *what, Py_ssize_t *n_out,
+               int64_t **ndims_out, int64_t **flat_out)
+{
+    PyObject *outer = PySequence_Fast(obj, "");
+    if (outer == NULL) {
+        PyErr_Clear();
+        PyErr_Format(st->ArgumentError, "%s must be a sequence of integer sequences, not %.200s",
+                     what, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(outer);
+    PyObject **rows = PyMem_Calloc((size_t)n + 1, sizeof(PyObject *));
+    int64_t *ndims = PyMem_Malloc(((size_t)n + 1) * sizeof(int64_t));
+    int64_t *flat = NULL;
+    Py_ssize_t total = 0;
+    int result = -1;
+    if (rows == NULL || ndims == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *row = PySequence_Fast_GET_ITEM(outer, i);
+        rows[i] = PySequence_Fast(row, "");
+        if (rows[i] == NULL) {
+            PyErr_Clear();
+            PyErr_Format(st->ArgumentError, "%s[%zd] must be a sequence of integers, not %.200s",
+                         what, i, Py_TYPE(row)->tp_name);
+            goto done;
+        }
+        ndims[i] = PySequence_Fast_GET_SIZE(rows[i]);
+        total += PySequence_Fast_GET_SIZE(rows[i]);
+    }
+    flat = PyMem_Malloc(((size_t)total + 1) * sizeof(int64_t));
+    if (flat == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        for (Py_ssize_t d = 0; d < ndims[i]; d++) {
+            PyObject *item = PySequence_Fast_GET_ITEM(rows[i], d);
+            long long v = -1;
+            PyObject *index = PyNumber_Index(item);
+            if (index != NULL) {
+                v = PyLong_AsLongLong(index);
+                Py_DECREF(index);
+            }
+            if (index == NULL || (v == -1 && PyErr_Occurred())) {
+                PyErr_Clear();
+                PyErr_Format(st->ArgumentError, "%s[%zd][%zd] must be a 64-bit integer, not %R",
+                             what, i, d, item);
+                goto done;
+            }
+            flat[k++] = (int64_t)v;
+        }
+    }
+    result = 0;
+done:
+    if (rows != NULL) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_XDECREF(rows[i]);
+        }
+        PyMem_Free(rows);
+    }
+    Py_DECREF(outer);
+    if (result == 0) {
+        *n_out = n;
+        *ndims_out = ndims;
+        *flat_out = flat;
+    }
+    else {
+        PyMem_Free(ndims);
+        PyMem_Free(flat);
+    }
+    return result;
+}
+
+static int
+parse_options(tn_module_state *st, int dtype, int optimize, PyObject *memory_limit,
+              tn_plan_options *options)
+{
+    if (dtype != TN_FLOAT32 && dtype != TN_FLOAT64) {
+        PyErr_Format(st->DTypeError, "dtype must be 0 (float32) or 1 (float64), got %d", dtype);
+        return -1;
+    }
+    if (optimize < TN_OPTIMIZE_AUTO || optimize > TN_OPTIMIZE_NONE) {
+        PyErr_Format(st->ArgumentError,
+                     "optimize must be 0 (auto), 1 (optimal), 2 (greedy) or 3 (none), got %d",
+                     optimize);
+        return -1;
+    }
+    long long limit = 0;
+    if (memory_limit != NULL && memory_limit != Py_None) {
+        limit = PyLong_AsLongLong(memory_limit);
+        if (limit == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            PyErr_Format(st->ArgumentError,
+                         "memory_limit must be None or an integer number of elements, not %R",
+                         memory_limit);
+            return -1;
+        }
+    }
+    options->optimize = (tn_optimize)optimize;
+    options->memory_limit = (int64_t)limit;
+    return 0;
+}
+
+/* Fills the Plan object from a freshly created handle (takes ownership). */
+static PyObject *
+plan_finish(tn_module_state *st, PyTypeObject *type, tn_plan *handle, int dtype,
+            Py_ssize_t n, const int64_t *ndims, const int64_t *flat)
+{
+    tn_plan_info info;
+    tn_status s = tn_plan_info_get(handle, &info);
+    if (s != TN_OK) {
+        raise_status(st, s);
+        tn_plan_destroy(handle);
+        return NULL;
+    }
+    PlanObject *self = (PlanObject *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        tn_plan_destroy(handle);
+        return NULL;
+    }
+    self->plan = handle;
+    self->dtype = dtype;
+    self->itemsize = dtype_itemsizes[dtype];
+    self->n_operands = n;
+    self->out_ndim = (Py_ssize_t)info.out_ndim;
+    self->n_steps = info.n_steps;
+    Py_ssize_t sum = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        sum += (Py_ssize_t)ndims[i];
+    }
+    self->sum_ndim = sum;
+    /* Layout: shapes pointers | ndims | operand shapes | out shape */
+    size_t bytes = (size_t)n * sizeof(int64_t *)
+                   + ((size_t)n + (size_t)sum + (size_t)self->out_ndim + 1) * sizeof(int64_t);
+    self->block = PyMem_Malloc(bytes);
+    if (self->block == NULL) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    self->shapes = (const int64_t **)self->block;
+    self->ndims = (int64_t *)(self->shapes + n);
+    int64_t *store = self->ndims + n;
+    memcpy(self->ndims, ndims, (size_t)n * sizeof(int64_t));
+    if (sum > 0) {
+        memcpy(store, flat, (size_t)sum * sizeof(int64_t));
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        self->shapes[i] = store;
+        store += ndims[i];
+    }
+    self->out_shape = store;
+    s = tn_plan_output_shape(handle, self->out_shape, (int64_t)self->out_ndim);
+    if (s != TN_OK) {
+        Py_DECREF(self);
+        return raise_status(st, s);
+    }
+    self->output_shape = shape_tuple_i64(self->out_shape, self->out_ndim);
+    if (self->output_shape == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static PyObject *
+Plan_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"subscripts", "shapes", "dtype", "optimize", "memory_limit", NULL};
+    tn_module_state *st = (tn_module_state *)PyType_GetModuleState(type);
+    if (st == NULL) {
+        return NULL;
+    }
+    PyObject *subscripts, *shapes, *memory_limit = Py_None;
+    int dtype = TN_FLOAT64, optimize = TN_OPTIMIZE_AUTO;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "UO|iiO:Plan", keywords, &subscripts,
+                                     &shapes, &dtype, &optimize, &memory_limit)) {
+        return NULL;
+    }
+    tn_plan_options options;
+    if (parse_options(st, dtype, optimize, memory_limit, &options) < 0) {
+        return NULL;
+    }
+    Py_ssize_t length;
+    const char *text = PyUnicode_AsUTF8AndSize(subscripts, &length);
+    if (text == NULL) {
+        return NULL;
+    }
+    if ((size_t)length != strlen(text)) {
+        PyErr_SetString(st->SubscriptError, "subscripts contain a NUL character");
+        return NULL;
+    }
+    Py_ssize_t n;
+    int64_t *ndims, *flat;
+    if (read_int_table(st, shapes, "shapes", &n, &ndims, &flat) < 0) {
+        return NULL;
+    }
+    const int64_t **rows = PyMem_Malloc(((size_t)n + 1) * sizeof(int64_t *));
+    PyObject *result = NULL;
+    if (rows == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const int64_t *cursor = flat;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        rows[i] = cursor;
+        cursor += ndims[i];
+    }
+    tn_plan *handle = NULL;
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_plan_create(text, (int64_t)n, ndims, rows, (tn_dtype)dtype, &options, &handle);
+    Py_END_ALLOW_THREADS
+    if (s != TN_OK) {
+        raise_status(st, s);
+        goto done;
+    }
+    result = plan_finish(st, type, handle, dtype, n, ndims, flat);
+done:
+    PyMem_Free(rows);
+    PyMem_Free(ndims);
+    PyMem_Free(flat);
+    return result;
+}
+
+static PyObject *
+Plan_from_ncon(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"shapes", "labels", "dtype", "optimize", "memory_limit", NULL};
+    tn_module_state *st = (tn_module_state *)PyType_GetModuleState(type);
+    if (st == NULL) {
+        return NULL;
+    }
+    PyObject *shapes, *labels, *memory_limit = Py_None;
+    int dtype = TN_FLOAT64, optimize = TN_OPTIMIZE_AUTO;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|iiO:from_ncon", keywords, &shapes,
+                                     &labels, &dtype, &optimize, &memory_limit)) {
+        return NULL;
+    }
+    tn_plan_options options;
+    if (parse_options(st, dtype, optimize, memory_limit, &options) < 0) {
+        return NULL;
+    }
+    Py_ssize_t n, n_labels;
+    int64_t *ndims = NULL, *flat = NULL, *label_ndims = NULL, *label_flat = NULL;
+    const int64_t **rows = NULL, **label_rows = NULL;
+    PyObject *result = NULL;
+    if (read_int_table(st, shapes, "shapes", &n, &ndims, &flat) < 0) {
+        return NULL;
+    }
+    if (read_int_table(st, labels, "labels", &n_labels, &label_ndims, &label_flat) < 0) {
+        goto done;
+    }
+    if (n_labels != n) {
+        PyErr_Format(st->ShapeError, "%zd tensors but %zd label lists", n, n_labels);
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (ndims[i] != label_ndims[i]) {
+            PyErr_Format(st->ShapeError, "tensor %zd has %lld axes but %lld labels", i,
+                         (long long)ndims[i], (long long)label_ndims[i]);
+            goto done;
+        }
+    }
+    rows = PyMem_Malloc(((size_t)n + 1) * sizeof(int64_t *));
+    label_rows = PyMem_Malloc(((size_t)n + 1) * sizeof(int64_t *));
+    if (rows == NULL || label_rows == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t offset = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        rows[i] = flat + offset;
+        label_rows[i] = label_flat + offset;
+        offset += ndims[i];
+    }
+    tn_plan *handle = NULL;
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_plan_create_ncon((int64_t)n, ndims, rows, label_rows, (tn_dtype)dtype, &options,
+                            &handle);
+    Py_END_ALLOW_THREADS
+    if (s != TN_OK) {
+        raise_status(st, s);
+        goto done;
+    }
+    result = plan_finish(st, type, handle, dtype, n, ndims, flat);
+done:
+    PyMem_Free(rows);
+    PyMem_Free(label_rows);
+    PyMem_Free(ndims);
+    PyMem_Free(flat);
+    PyMem_Free(label_ndims);
+    PyMem_Free(label_flat);
+    return result;
+}
+
+static void
+Plan_dealloc(PlanObject *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    if (self->plan != NULL) {
+        tn_plan_destroy(self->plan);
+        self->plan = NULL;
+    }
+    PyMem_Free(self->block);
+    Py_XDECREF(self->output_shape);
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+/* -- the hot path ------------------------------------------------------------ */
+
+static PyObject *
+Plan_execute(PlanObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "execute() takes 2 arguments (operands, out), got %zd",
+                     nargs);
+        return NULL;
+    }
+    tn_module_state *st = plan_state(self);
+    PyObject *ops = operand_tuple(st, args[0], self->n_operands, "operands");
+    if (ops == NULL) {
+        return NULL;
+    }
+    const Py_ssize_t n = self->n_operands;
+    call_frame f;
+    PyObject *result = NULL;
+    if (frame_init(&f, n + 1, self->sum_ndim + self->out_ndim) < 0) {
+        Py_DECREF(ops);
+        return NULL;
+    }
+    int64_t *cursor = f.strides;
+    if (bind_operands(st, self, &f, ops, f.tensors, &cursor) < 0) {
+        goto exit;
+    }
+    Py_buffer *out_view = frame_next_view(&f);
+    if (get_output_buffer(st, args[1], out_view, ROLE_OUT, 0) < 0
+        || bind_tensor(st, self, out_view, self->out_shape, self->out_ndim, cursor,
+                       &f.tensors[n], ROLE_OUT, 0) < 0) {
+        goto exit;
+    }
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_plan_execute(self->plan, f.tensors, &f.tensors[n]);
+    Py_END_ALLOW_THREADS
+    if (s != TN_OK) {
+        raise_status(st, s);
+        goto exit;
+    }
+    result = Py_None;
+    Py_INCREF(result);
+exit:
+    frame_release(&f);
+    Py_DECREF(ops);
+    return result;
+}
+
+static PyObject *
+Plan_backward(PlanObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError,
+                     "backward() takes 3 arguments (dy, operands, grads), got %zd", nargs);
+        return NULL;
+    }
+    tn_module_state *st = plan_state(self);
+    const Py_ssize_t n = self->n_operands;
+    PyObject *ops = operand_tuple(st, args[1], n, "operands");
+    if (ops == NULL) {
+        return NULL;
+    }
+    PyObject *grads = operand_tuple(st, args[2], n, "grads");
+    if (grads == NULL) {
+        Py_DECREF(ops);
+        return NULL;
+    }
+    /* tensors: operands [0, n), grads [n, 2n), dy at 2n */
+    call_frame f;
+    PyObject *result = NULL;
+    if (frame_init(&f, 2 * n + 1, 2 * self->sum_ndim + self->out_ndim) < 0) {
+        Py_DECREF(ops);
+        Py_DECREF(grads);
+        return NULL;
+    }
+    int64_t *cursor = f.strides;
+    Py_buffer *dy_view = frame_next_view(&f);
+    if (get_input_buffer(st, args[0], dy_view, ROLE_DY, 0) < 0
+        || bind_tensor(st, self, dy_view, self->out_shape, self->out_ndim, cursor,
+                       &f.tensors[2 * n], ROLE_DY, 0) < 0) {
+        goto exit;
+    }
+    cursor += self->out_ndim;
+    if (bind_operands(st, self, &f, ops, f.tensors, &cursor) < 0) {
+        goto exit;
+    }
+    int any = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *g = PyTuple_GET_ITEM(grads, i);
+        tn_tensor *t = &f.tensors[n + i];
+        if (g == Py_None) {
+            t->data = NULL; /* not requested */
+            t->ndim = self->ndims[i];
+            t->shape = self->shapes[i];
+            t->strides = NULL;
+            continue;
+        }
+        Py_buffer *v = frame_next_view(&f);
+        if (get_output_buffer(st, g, v, ROLE_GRAD, i) < 0
+            || bind_tensor(st, self, v, self->shapes[i], (Py_ssize_t)self->ndims[i], cursor, t,
+                           ROLE_GRAD, i) < 0) {
+            goto exit;
+        }
+        cursor += self->ndims[i];
+        any = 1;
+    }
+    if (any) {
+        tn_status s;
+        Py_BEGIN_ALLOW_THREADS
+        s = tn_plan_backward(self->plan, &f.tensors[2 * n], f.tensors, &f.tensors[n]);
+        Py_END_ALLOW_THREADS
+        if (s != TN_OK) {
+            raise_status(st, s);
+            goto exit;
+        }
+    }
+    result = Py_None;
+    Py_INCREF(result);
+exit:
+    frame_release(&f);
+    Py_DECREF(ops);
+    Py_DECREF(grads);
+    return result;
+}
+
+/* -- introspection ----------------------------------------------------------- */
+
+static PyObject *
+Plan_info(PlanObject *self, PyObject *Py_UNUSED(ignored))
+{
+    tn_plan_info info;
+    tn_status s = tn_plan_info_get(self->plan, &info);
+    if (s != TN_OK) {
+        return raise_status(plan_state(self), s);
+    }
+    return Py_BuildValue("{s:d,s:d,s:L,s:L,s:L}",
+                         "naive_flops", info.naive_flops,
+                         "opt_flops", info.opt_flops,
+                         "largest_intermediate", (long long)info.largest_intermediate,
+                         "n_steps", (long long)info.n_steps,
+                         "n_operands", (long long)info.n_operands);
+}
+
+static PyObject *
+Plan_last_operand_address(PlanObject *self, PyObject *arg)
+{
+    Py_ssize_t i = PyLong_AsSsize_t(arg);
+    if (i == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    uintptr_t address = 0;
+    tn_status s = tn_plan_last_operand_address(self->plan, (int64_t)i, &address);
+    if (s != TN_OK) {
+        return raise_status(plan_state(self), s);
+    }
+    return PyLong_FromUnsignedLongLong((unsigned long long)address);
+}
+
+static PyObject *
+Plan_get_output_shape(PlanObject *self, void *Py_UNUSED(closure))
+{
+    Py_INCREF(self->output_shape);
+    return self->output_shape;
+}
+
+static PyObject *
+Plan_get_path(PlanObject *self, void *Py_UNUSED(closure))
+{
+    tn_module_state *st = plan_state(self);
+    Py_ssize_t steps = (Py_ssize_t)self->n_steps;
+    int64_t small[32];
+    int64_t *pairs = small;
+    if (2 * steps > (Py_ssize_t)(sizeof small / sizeof small[0])) {
+        pairs = PyMem_Malloc((size_t)(2 * steps) * sizeof(int64_t));
+        if (pairs == NULL) {
+            return PyErr_NoMemory();
+        }
+    }
+    PyObject *list = NULL;
+    tn_status s = tn_plan_path(self->plan, pairs, (int64_t)(2 * steps));
+    if (s != TN_OK) {
+        raise_status(st, s);
+        goto done;
+    }
+    list = PyList_New(steps);
+    if (list == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < steps; k++) {
+        PyObject *pair = Py_BuildValue("(LL)", (long long)pairs[2 * k],
+                                       (long long)pairs[2 * k + 1]);
+        if (pair == NULL) {
+            Py_CLEAR(list);
+            goto done;
+        }
+        PyList_SET_ITEM(list, k, pair);
+    }
+done:
+    if (pairs != small) {
+        PyMem_Free(pairs);
+    }
+    return list;
+}
+
+static PyObject *
+Plan_get_report(PlanObject *self, void *Py_UNUSED(closure))
+{
+    tn_module_state *st = plan_state(self);
+    char small[2048];
+    size_t needed = 0;
+    tn_status s = tn_plan_report(self->plan, small, sizeof small, &needed);
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    if (needed <= sizeof small) {
+        small[sizeof small - 1] = '\0';
+        return PyUnicode_DecodeUTF8(small, (Py_ssize_t)strlen(small), "replace");
+    }
+    char *big = PyMem_Malloc(needed);
+    if (big == NULL) {
+        return PyErr_NoMemory();
+    }
+    size_t again = 0;
+    PyObject *text = NULL;
+    s = tn_plan_report(self->plan, big, needed, &again);
+    if (s != TN_OK) {
+        raise_status(st, s);
+    }
+    else {
+        big[needed - 1] = '\0';
+        text = PyUnicode_DecodeUTF8(big, (Py_ssize_t)strlen(big), "replace");
+    }
+    PyMem_Free(big);
+    return text;
+}
+
+static PyObject *
+Plan_get_dtype(PlanObject *self, void *Py_UNUSED(closure))
+{
+    return PyLong_FromLong(self->dtype);
+}
+
+static PyObject *
+Plan_get_n_operands(PlanObject *self, void *Py_UNUSED(closure))
+{
+    return PyLong_FromSsize_t(self->n_operands);
+}
+
+static PyObject *
+Plan_get_shapes(PlanObject *self, void *Py_UNUSED(closure))
+{
+    PyObject *t = PyTuple_New(self->n_operands);
+    if (t == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < self->n_operands; i++) {
+        PyObject *shape = shape_tuple_i64(self->shapes[i], (Py_ssize_t)self->ndims[i]);
+        if (shape == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, shape);
+    }
+    return t;
+}
+
+static PyObject *
+Plan_repr(PlanObject *self)
+{
+    return PyUnicode_FromFormat("<tnswift Plan: %zd operands -> %R, %s>", self->n_operands,
+                                self->output_shape, dtype_names[self->dtype]);
+}
+
+static PyMethodDef Plan_methods[] = {
+    {"from_ncon", (PyCFunction)(void (*)(void))Plan_from_ncon,
+     METH_VARARGS | METH_KEYWORDS | METH_CLASS,
+     "from_ncon(shapes, labels, dtype=1, optimize=0, memory_limit=None)\n--\n\n"
+     "Plan an ncon network: labels[i] labels the axes of tensor i (positive labels are\n"
+     "contracted, each exactly twice; negative labels are output axes, -1 first)."},
+    {"execute", (PyCFunction)(void (*)(void))Plan_execute, METH_FASTCALL,
+     "execute($self, operands, out, /)\n--\n\n"
+     "Contract `operands` (a tuple of buffers with the planned shapes and dtype) into the\n"
+     "writable buffer `out` (shape output_shape). Returns None."},
+    {"backward", (PyCFunction)(void (*)(void))Plan_backward, METH_FASTCALL,
+     "backward($self, dy, operands, grads, /)\n--\n\n"
+     "Gradients of sum(out * dy): grads[i] is a writable buffer of operand i's shape to\n"
+     "overwrite, or None when that gradient is not wanted. Returns None."},
+    {"info", (PyCFunction)Plan_info, METH_NOARGS,
+     "info($self, /)\n--\n\n"
+     "Cost numbers: dict(naive_flops, opt_flops, largest_intermediate, n_steps, n_operands)."},
+    {"last_operand_address", (PyCFunction)Plan_last_operand_address, METH_O,
+     "last_operand_address($self, i, /)\n--\n\n"
+     "Data address of operand i as the last execute() received it (0 before any run)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Plan_getset[] = {
+    {"output_shape", (getter)Plan_get_output_shape, NULL, "Shape of the result (tuple).", NULL},
+    {"path", (getter)Plan_get_path, NULL,
+     "Contraction path in opt_einsum form: a list of (i, j) position pairs.", NULL},
+    {"report", (getter)Plan_get_report, NULL, "The engine's printable cost report.", NULL},
+    {"dtype", (getter)Plan_get_dtype, NULL, "0 for float32, 1 for float64.", NULL},
+    {"n_operands", (getter)Plan_get_n_operands, NULL, "Number of operands.", NULL},
+    {"shapes", (getter)Plan_get_shapes, NULL, "The planned operand shapes.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot Plan_slots[] = {
+    {Py_tp_doc,
+     "Plan(subscripts, shapes, dtype=1, optimize=0, memory_limit=None)\n--\n\n"
+     "A compiled contraction for fixed operand shapes and one dtype (0 float32, 1 float64).\n"
+     "optimize: 0 auto, 1 optimal, 2 greedy, 3 none. memory_limit: largest intermediate\n"
+     "in elements (None or <= 0: no limit). Plans may be shared between threads."},
+    {Py_tp_new, Plan_new},
+    {Py_tp_dealloc, Plan_dealloc},
+    {Py_tp_repr, Plan_repr},
+    {Py_tp_methods, Plan_methods},
+    {Py_tp_getset, Plan_getset},
+    {0, NULL},
+};
+
+static PyType_Spec Plan_spec = {
+    .name = "tnswift._ext.Plan",
+    .basicsize = sizeof(PlanObject),
+    .itemsize = 0,
+#ifdef Py_TPFLAGS_IMMUTABLETYPE
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
+#else
+    .flags = Py_TPFLAGS_DEFAULT,
+#endif
+    .slots = Plan_slots,
+};
+
+/* ------------------------------------------------------------------------- */
+/* Module functions                                                          */
+/* ------------------------------------------------------------------------- */
+
+static PyObject *
+mod_abi_version(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromUnsignedLong((unsigned long)tn_abi_version());
+}
+
+static PyObject *
+mod_version(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    const char *version = NULL, *blas = NULL;
+    tn_status s = tn_version(&version, &blas);
+    if (s != TN_OK) {
+        return raise_status(module_state(module), s);
+    }
+    return Py_BuildValue("(ss)", version ? version : "", blas ? blas : "");
+}
+
+static PyObject *
+mod_set_num_threads(PyObject *module, PyObject *arg)
+{
+    long long n = PyLong_AsLongLong(arg);
+    if (n == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    int64_t previous = 0;
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_set_num_threads((int64_t)n, &previous);
+    Py_END_ALLOW_THREADS
+    if (s != TN_OK) {
+        return raise_status(module_state(module), s);
+    }
+    return PyLong_FromLongLong((long long)previous);
+}
+
+static PyMethodDef module_methods[] = {
+    {"abi_version", mod_abi_version, METH_NOARGS,
+     "abi_version()\n--\n\nThe ABI version implemented by the loaded libtnswift."},
+    {"version", mod_version, METH_NOARGS,
+     "version()\n--\n\nReturn (library version, BLAS configuration) as two strings."},
+    {"set_num_threads", mod_set_num_threads, METH_O,
+     "set_num_threads(n, /)\n--\n\n"
+     "Set the number of BLAS threads (n <= 0 leaves it unchanged); return the previous number."},
+    {NULL, NULL, 0, NULL},
+};
+
+/* ------------------------------------------------------------------------- */
+/* Module definition (multi-phase initialisation)                            */
+/* ------------------------------------------------------------------------- */
+
+static int
+add_object(PyObject *module, const char *name, PyObject *value)
+{
+    Py_INCREF(value);
+    if (PyModule_AddObject(module, name, value) < 0) {
+        Py_DECREF(value);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+new_exception(PyObject *module, const char *name, const char *doc, PyObject *base1,
+              PyObject *base2)
+{
+    PyObject *bases = base2 ? PyTuple_Pack(2, base1, base2) : PyTuple_Pack(1, base1);
+    if (bases == NULL) {
+        return NULL;
+    }
+    char qualified[64];
+    PyOS_snprintf(qualified, sizeof qualified, "tnswift.%s", name);
+    PyObject *exc = PyErr_NewExceptionWithDoc(qualified, doc, bases, NULL);
+    Py_DECREF(bases);
+    if (exc == NULL) {
+        return NULL;
+    }
+    if (add_object(module, name, exc) < 0) {
+        Py_DECREF(exc);
+        return NULL;
+    }
+    return exc;
+}
+
+static int
+module_exec(PyObject *module)
+{
+    uint32_t abi = tn_abi_version();
+    if (abi != (uint32_t)TN_ABI_VERSION) {
+        PyErr_Format(PyExc_ImportError,
+                     "libtnswift implements ABI version %lu but this extension was built for "
+                     "ABI version %lu; rebuild tnswift", (unsigned long)abi,
+                     (unsigned long)TN_ABI_VERSION);
+        return -1;
+    }
+    tn_module_state *st = module_state(module);
+    st->TNError = new_exception(module, "TNError", "Base class of every tnswift error.",
+                                PyExc_Exception, NULL);
+    if (st->TNError == NULL) {
+        return -1;
+    }
+    st->SubscriptError = new_exception(module, "SubscriptError",
+                                       "Malformed einsum subscripts or ncon network.",
+                                       st->TNError, PyExc_ValueError);
+    if (st->SubscriptError == NULL) {
+        return -1;
+    }
+    st->ShapeError = new_exception(module, "ShapeError",
+                                   "Shapes, ranks or operand counts that do not fit.",
+                                   st->TNError, PyExc_ValueError);
+    if (st->ShapeError == NULL) {
+        return -1;
+    }
+    st->DTypeError = new_exception(module, "DTypeError", "Unsupported or mismatched dtype.",
+                                   st->TNError, PyExc_TypeError);
+    if (st->DTypeError == NULL) {
+        return -1;
+    }
+    st->ArgumentError = new_exception(module, "ArgumentError", "Any other invalid argument.",
+                                      st->TNError, PyExc_ValueError);
+    if (st->ArgumentError == NULL) {
+        return -1;
+    }
+    st->MemoryError = new_exception(module, "TNMemoryError",
+                                    "An allocation failed or a size overflows.", st->TNError,
+                                    PyExc_MemoryError);
+    if (st->MemoryError == NULL) {
+        return -1;
+    }
+    st->PlanType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &Plan_spec, NULL);
+    if (st->PlanType == NULL) {
+        return -1;
+    }
+    if (add_object(module, "Plan", (PyObject *)st->PlanType) < 0) {
+        return -1;
+    }
+    if (PyModule_AddIntConstant(module, "ABI_VERSION", TN_ABI_VERSION) < 0
+        || PyModule_AddIntConstant(module, "FLOAT32", TN_FLOAT32) < 0
+        || PyModule_AddIntConstant(module, "FLOAT64", TN_FLOAT64) < 0
+        || PyModule_AddIntConstant(module, "OPTIMIZE_AUTO", TN_OPTIMIZE_AUTO) < 0
+        || PyModule_AddIntConstant(module, "OPTIMIZE_OPTIMAL", TN_OPTIMIZE_OPTIMAL) < 0
+        || PyModule_AddIntConstant(module, "OPTIMIZE_GREEDY", TN_OPTIMIZE_GREEDY) < 0
+        || PyModule_AddIntConstant(module, "OPTIMIZE_NONE", TN_OPTIMIZE_NONE) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static int
+module_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    tn_module_state *st = module_state(module);
+    Py_VISIT(st->TNError);
+    Py_VISIT(st->SubscriptError);
+    Py_VISIT(st->ShapeError);
+    Py_VISIT(st->DTypeError);
+    Py_VISIT(st->ArgumentError);
+    Py_VISIT(st->MemoryError);
+    Py_VISIT(st->PlanType);
+    return 0;
+}
+
+static int
+module_clear(PyObject *module)
+{
+    tn_module_state *st = module_state(module);
+    Py_CLEAR(st->TNError);
+    Py_CLEAR(st->SubscriptError);
+    Py_CLEAR(st->ShapeError);
+    Py_CLEAR(st->DTypeError);
+    Py_CLEAR(st->ArgumentError);
+    Py_CLEAR(st->MemoryError);
+    Py_CLEAR(st->PlanType);
+    return 0;
+}
+
+static void
+module_free(void *module)
+{
+    module_clear((PyObject *)module);
+}
+
+static PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, module_exec},
+    {0, NULL},
+};
+
+static struct PyModuleDef tnswift_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "tnswift._ext",
+    .m_doc = "C shim between tnswift (Python) and libtnswift (the Swift engine's C ABI).",
+    .m_size = sizeof(tn_module_state),
+    .m_methods = module_methods,
+    .m_slots = module_slots,
+    .m_traverse = module_traverse,
+    .m_clear = module_clear,
+    .m_free = module_free,
+};
+
+PyMODINIT_FUNC
+PyInit__ext(void)
+{
+    return PyModuleDef_Init(&tnswift_module);
+}

@@ -1,0 +1,56 @@
+"""tnswift: fast, differentiable tensor contractions backed by a Swift engine.
+
+Main entry points:
+
+- :func:`einsum` — ``numpy.einsum`` semantics with an optimised, cached pairwise plan.
+- :func:`contract_path` — the plan and its cost report, without running it.
+- :func:`contract_expression` — plan once for fixed shapes, call many times; gradients included.
+- :func:`ncon` — tensor networks in the ncon convention.
+- :func:`set_num_threads` — BLAS threads used by the engine.
+
+Every error is a :class:`TNError`; the subclasses also derive from the matching built-in
+exception (``ShapeError`` is a ``ValueError``, ``DTypeError`` a ``TypeError``, ...).
+"""
+
+from ._ext import (
+    ArgumentError,
+    DTypeError,
+    ShapeError,
+    SubscriptError,
+    TNError,
+    TNMemoryError,
+    set_num_threads,
+)
+from ._ext import abi_version as _abi_version
+from ._ext import version as _library_version
+from ._pathinfo import PathInfo
+from .contract import contract_path, einsum
+from .expression import ContractExpression, contract_expression
+from .network import ncon
+
+__version__ = "0.1.0"
+
+
+def library_info():
+    """Return ``{"version", "blas", "abi"}`` describing the loaded libtnswift."""
+    version, blas = _library_version()
+    return {"version": version, "blas": blas, "abi": _abi_version()}
+
+
+__all__ = [
+    "einsum",
+    "contract_path",
+    "contract_expression",
+    "ncon",
+    "set_num_threads",
+    "library_info",
+    "ContractExpression",
+    "PathInfo",
+    "TNError",
+    "SubscriptError",
+    "ShapeError",
+    "DTypeError",
+    "ArgumentError",
+    "TNMemoryError",
+    "__version__",
+]
