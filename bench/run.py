@@ -1,0 +1,873 @@
+#!/usr/bin/env python3
+"""tnswift benchmark: the workloads of WORKLOADS.md against the anchors, in one process.
+
+    python bench/run.py [--quick] [--only W1,W4] [--json FILE] [--no-extra]
+
+Every row is measured with tnswift and with each installed anchor (numpy.einsum,
+opt_einsum, torch.einsum), interleaved in rounds so that a noisy neighbour slows
+all of them alike; the reported figure is the median per-call time after warm-up.
+The machine's sgemm rate (system OpenBLAS through ctypes, the library tnswift links)
+is measured first and is the yardstick for "% sgemm" and for the roofline targets.
+
+If tnswift cannot be imported the anchors are still measured and the tnswift
+columns read "-"; the banner says why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import ctypes.util
+import gc
+import json
+import math
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+import timeit
+
+import numpy as np
+
+# --------------------------------------------------------------------------- imports
+
+def _check_api(mod):
+    missing = [n for n in ("einsum", "contract_expression") if not hasattr(mod, n)]
+    if missing:  # e.g. an empty source folder imported as a namespace package
+        raise ImportError(f"tnswift at {getattr(mod, '__path__', '?')} lacks {', '.join(missing)}")
+    return mod
+
+
+def _import_tnswift():
+    try:
+        import tnswift  # noqa: F401
+        return _check_api(tnswift), None
+    except Exception as exc:  # ImportError, or a broken half-built package
+        sys.modules.pop("tnswift", None)
+        first = f"{type(exc).__name__}: {exc}"
+    # Fallback: the in-repo package (works only if its extension was built in place).
+    here = os.path.dirname(os.path.abspath(__file__))
+    src = os.path.join(os.path.dirname(here), "python")
+    if os.path.isdir(os.path.join(src, "tnswift")):
+        sys.path.insert(0, src)
+        try:
+            import tnswift  # noqa: F401,F811
+            return _check_api(tnswift), None
+        except Exception as exc:
+            sys.path.remove(src)
+            sys.modules.pop("tnswift", None)
+            return None, f"{first}; in-repo python/: {type(exc).__name__}: {exc}"
+    return None, first
+
+
+tnswift, TNSWIFT_ERROR = _import_tnswift()
+
+try:
+    import opt_einsum as oe
+except Exception:  # pragma: no cover - depends on the environment
+    oe = None
+
+try:
+    import torch
+except Exception:  # pragma: no cover
+    torch = None
+
+# ------------------------------------------------------------------------- settings
+
+class Settings:
+    def __init__(self, quick: bool):
+        self.quick = quick
+        # seconds of measurement per implementation per row (split over the rounds)
+        self.budget = 0.25 if quick else 1.2
+        self.rounds = 3 if quick else 5
+        self.min_samples = 3 if quick else 5
+        self.warmup_s = 0.05 if quick else 0.2
+        self.gemm_samples = 3 if quick else 5  # for the ~0.7 s 4096^2 GEMMs
+        self.slow_samples = 2 if quick else 3  # for calls slower than SLOW_S
+        self.w8_repeat_s = 0.03 if quick else 0.1  # seconds per timeit repeat
+        self.w8_repeat = 5 if quick else 9
+
+
+# --------------------------------------------------------------------------- timing
+
+SLOW_S = 0.25  # seconds: a call slower than this gets few samples (slow_samples)
+
+
+class Failed:
+    """Marks an implementation that raised; the message ends up in the notes."""
+
+    def __init__(self, msg: str):
+        self.msg = msg
+
+    def __repr__(self):
+        return f"Failed({self.msg!r})"
+
+
+def _short(exc: BaseException) -> str:
+    s = f"{type(exc).__name__}: {exc}"
+    return s if len(s) <= 160 else s[:157] + "..."
+
+
+def measure(impls: dict, st: Settings, max_samples: int | None = None) -> dict:
+    """Median seconds per call of each callable, interleaved in rounds.
+
+    Returns {name: seconds | Failed}.
+    """
+    alive = {}
+    est = {}
+    out = {}
+    gc.collect()
+    for name, fn in impls.items():
+        try:
+            t0 = time.perf_counter()
+            fn()
+            t1 = time.perf_counter()
+            first = t1 - t0
+            if first > SLOW_S:
+                est[name] = first  # a slow call: the first one was warm-up enough
+            else:
+                # warm-up: at least 2 more calls, or until warmup_s has passed
+                n, t_start = 0, time.perf_counter()
+                while n < 2 or time.perf_counter() - t_start < st.warmup_s:
+                    fn()
+                    n += 1
+                est[name] = (time.perf_counter() - t_start) / n
+            alive[name] = fn
+        except Exception as exc:
+            out[name] = Failed(_short(exc))
+    samples = {name: [] for name in alive}
+    share = st.budget / st.rounds
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        for r in range(st.rounds):
+            for name, fn in alive.items():
+                cap = max_samples if max_samples is not None else (
+                    st.slow_samples if est[name] > SLOW_S else None)
+                if cap is not None:  # spread `cap` samples over the rounds
+                    n = cap // st.rounds + (1 if r < cap % st.rounds else 0)
+                else:
+                    n = max(1, min(10_000, int(share / max(est[name], 1e-9))))
+                    # a slowish implementation still gets min_samples in total
+                    if n * st.rounds < st.min_samples:
+                        n = math.ceil(st.min_samples / st.rounds)
+                for _ in range(n):
+                    t0 = time.perf_counter()
+                    fn()
+                    samples[name].append(time.perf_counter() - t0)
+    except Exception as exc:  # a failure after a successful warm-up
+        for name in list(alive):
+            if not samples[name]:
+                out[name] = Failed(_short(exc))
+    finally:
+        if gc_was:
+            gc.enable()
+    for name, s in samples.items():
+        if s:
+            out[name] = statistics.median(s)
+    return out
+
+
+def measure_tiny(impls: dict, st: Settings) -> dict:
+    """Per-call seconds of very cheap calls: timeit loops, median of the repeats."""
+    out = {}
+    for name, (stmt, env) in impls.items():
+        try:
+            t = timeit.Timer(stmt, globals=env)
+            per = t.timeit(number=2000) / 2000  # warm-up and calibration
+            number = max(1000, min(1_000_000, int(st.w8_repeat_s / max(per, 1e-9))))
+            reps = t.repeat(repeat=st.w8_repeat, number=number)
+            out[name] = statistics.median(reps) / number
+        except Exception as exc:
+            out[name] = Failed(_short(exc))
+    return out
+
+
+# ---------------------------------------------------------------------------- sgemm
+
+def _load_system_openblas():
+    for name in ("libopenblas.so.0", ctypes.util.find_library("openblas"), "libopenblas.so"):
+        if not name:
+            continue
+        try:
+            return ctypes.CDLL(name), name
+        except OSError:
+            continue
+    return None, None
+
+
+def sgemm_callable(lib, a, b, c):
+    """A no-argument callable doing c = a @ b (2-D, C-contiguous float32) with cblas_sgemm."""
+    sg = lib.cblas_sgemm
+    sg.restype = None
+    sg.argtypes = [ctypes.c_int] * 6 + [ctypes.c_float, ctypes.c_void_p, ctypes.c_int,
+                                        ctypes.c_void_p, ctypes.c_int, ctypes.c_float,
+                                        ctypes.c_void_p, ctypes.c_int]
+    m, k = a.shape
+    n = b.shape[1]
+    pa, pb, pc = a.ctypes.data, b.ctypes.data, c.ctypes.data
+    RowMajor, NoTrans = 101, 111
+
+    def system_sgemm():
+        sg(RowMajor, NoTrans, NoTrans, m, n, k, 1.0, pa, k, pb, n, 0.0, pc, n)
+    return system_sgemm
+
+
+def measure_sgemm(st: Settings, n: int = 4096, samples: int | None = None) -> dict:
+    """GFLOP/s of an n^2 float32 GEMM: system OpenBLAS via ctypes, and numpy.matmul."""
+    res: dict = {"n": n, "flops": 2.0 * n ** 3}
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    c = np.empty((n, n), dtype=np.float32)
+    impls = {}
+    lib, libname = _load_system_openblas()
+    if lib is not None:
+        res["library"] = libname
+        try:
+            res["openblas_threads"] = int(lib.openblas_get_num_threads())
+            lib.openblas_get_config.restype = ctypes.c_char_p
+            res["openblas_config"] = lib.openblas_get_config().decode(errors="replace").strip()
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            res["openblas_core"] = lib.openblas_get_corename().decode(errors="replace")
+        except AttributeError:
+            pass
+        impls["openblas"] = sgemm_callable(lib, a, b, c)
+    else:
+        res["library"] = None
+    impls["numpy"] = lambda: np.matmul(a, b, out=c)
+    t = measure(impls, st, max_samples=samples or st.gemm_samples + 1)
+    for k, v in t.items():
+        if isinstance(v, Failed):
+            res[k + "_error"] = v.msg
+        else:
+            res[k + "_ms"] = v * 1e3
+            res[k + "_gflops"] = res["flops"] / v / 1e9
+    if "openblas_gflops" in res:
+        res["rate_gflops"] = res["openblas_gflops"]
+        res["rate_source"] = "system OpenBLAS cblas_sgemm"
+    else:
+        res["rate_gflops"] = res.get("numpy_gflops")
+        res["rate_source"] = "numpy.matmul (system OpenBLAS not loadable)"
+    return res
+
+
+# ----------------------------------------------------------------------- FLOP counts
+
+def optimal_flops(eq: str, shapes) -> tuple[float, str]:
+    """Optimal-path FLOP count (multiply+add = 2), as opt_einsum counts it."""
+    if oe is not None:
+        try:
+            _, info = oe.contract_path(eq, *shapes, shapes=True, optimize="optimal")
+            return float(info.opt_cost), "opt_einsum optimal"
+        except Exception:
+            pass
+    try:
+        dummies = [np.empty(s, dtype=np.float32) for s in shapes]
+        _, text = np.einsum_path(eq, *dummies, optimize="optimal")
+        m = re.search(r"Optimized FLOP count:\s*([0-9.eE+-]+)", text)
+        if m:
+            return float(m.group(1)), "numpy.einsum_path optimal"
+    except Exception:
+        pass
+    return float("nan"), "unknown"
+
+
+def _opt_cost_of(expr):
+    c = getattr(expr, "opt_cost", None)
+    if callable(c):
+        c = c()
+    try:
+        return float(c)
+    except (TypeError, ValueError):
+        return None
+
+
+# ------------------------------------------------------------------ reference grads
+
+def _parse_simple(eq: str):
+    lhs, rhs = eq.split("->")
+    return lhs.split(","), rhs
+
+
+def reference_grads(eq, ops, dy):
+    """Gradients of every operand by numpy.einsum (float64); None where not expressible."""
+    ins, out = _parse_simple(eq)
+    ops64 = [o.astype(np.float64) for o in ops]
+    grads = []
+    for i, si in enumerate(ins):
+        others = [s for j, s in enumerate(ins) if j != i]
+        g_eq = ",".join([out] + others) + "->" + si
+        try:
+            grads.append(np.einsum(g_eq, dy.astype(np.float64),
+                                   *[o for j, o in enumerate(ops64) if j != i], optimize=True))
+        except Exception:
+            grads.append(None)
+    return grads
+
+
+def rel_err(a, ref) -> float:
+    a = np.asarray(a, dtype=np.float64)
+    den = np.linalg.norm(ref)
+    return float(np.linalg.norm(a - ref) / (den if den > 0 else 1.0))
+
+
+# ------------------------------------------------------------------------ workloads
+
+ANCHORS = ("numpy", "opt_einsum", "torch")
+VARIANTS = {"tnswift_out": "expr(*ops, out=)", "tnswift_alloc": "expr(*ops)",
+            "tnswift_einsum": "tnswift.einsum(...)"}
+F32_TOL = 1e-3  # relative (Frobenius) error allowed against a float64 reference
+
+
+class Row:
+    def __init__(self, wid, label, kind, flops=None, flops_source=None, target=None,
+                 info=False):
+        self.id = wid
+        self.label = label
+        self.kind = kind  # "fwd", "fwd+bwd", "call"
+        self.flops = flops
+        self.flops_source = flops_source
+        self.target = target  # dict(kind=..., value=..., text=...)
+        self.info = info
+        self.times: dict = {}
+        self.notes: list[str] = []
+        self.check = None  # relative error of tnswift vs the float64 reference
+        self.tn_opt_cost = None
+        self.status = None
+        self.rate = None  # GFLOP/s yardstick for this row, if not the start-of-run one
+
+    def ms(self, name):
+        v = self.times.get(name)
+        return None if v is None or isinstance(v, Failed) else v * 1e3
+
+
+def tt_shapes(batch, rank, in_mode=8, out_mode=2):
+    """Seed TT layer `aei,bfij,cgjk,dhk,nabcd->nefgh` with the given batch and rank."""
+    return [(in_mode, out_mode, rank), (in_mode, out_mode, rank, rank),
+            (in_mode, out_mode, rank, rank), (in_mode, out_mode, rank),
+            (batch, in_mode, in_mode, in_mode, in_mode)]
+
+
+W1_EQ = "aei,bfij,cgjk,dhk,nabcd->nefgh"
+W4_EQ = "nij,aik,bjk->nab"
+
+
+def w4_shapes(batch):
+    return [(batch, 32, 32), (32, 32, 2), (32, 32, 2)]
+
+
+def make_ops(shapes, seed=0):
+    rng = np.random.default_rng(seed)
+    # scaled so that products of many factors stay O(1)
+    return [(rng.standard_normal(s, dtype=np.float32) / np.float32(math.sqrt(max(1, s[-1]))))
+            for s in shapes]
+
+
+def einsum_rows(wid, label, eq, shapes, st, sgemm_rate, targets, info, do_bwd=True,
+                numpy_optimize=True):
+    """Forward (and fwd+bwd) rows of one contraction, tnswift vs anchors."""
+    ops = make_ops(shapes)
+    fl, fl_src = optimal_flops(eq, shapes)
+    rows = []
+
+    # ---------------- forward
+    fwd = Row(wid, f"{label} fwd", "fwd", fl, fl_src, targets.get("fwd"), info)
+    impls = {}
+    expr = None
+    y_tn = None
+    if tnswift is not None:
+        try:
+            expr = tnswift.contract_expression(eq, *shapes, dtype="float32")
+            fwd.tn_opt_cost = _opt_cost_of(expr)
+            y_tn = expr(*ops)
+            out_buf = np.empty(np.shape(y_tn), dtype=np.float32)
+            impls["tnswift"] = lambda: expr(*ops)
+            impls["tnswift_out"] = lambda: expr(*ops, out=out_buf)
+            impls["tnswift_einsum"] = lambda: tnswift.einsum(eq, *ops)
+        except Exception as exc:
+            fwd.times["tnswift"] = Failed(_short(exc))
+    impls["numpy"] = (lambda: np.einsum(eq, *ops, optimize=numpy_optimize))
+    if oe is not None:
+        oexpr = oe.contract_expression(eq, *shapes)
+        impls["opt_einsum"] = lambda: oexpr(*ops)
+    if torch is not None:
+        tops = [torch.from_numpy(o) for o in ops]
+        impls["torch"] = lambda: torch.einsum(eq, *tops)
+    fwd.times.update(measure(impls, st))
+
+    y_ref = np.einsum(eq, *[o.astype(np.float64) for o in ops], optimize=True)
+    if y_tn is not None:
+        fwd.check = rel_err(y_tn, y_ref)
+    rows.append(fwd)
+
+    if not do_bwd:
+        return rows
+
+    # ---------------- forward + backward (output and the gradients of every operand)
+    fb = Row(wid, f"{label} fwd+bwd", "fwd+bwd", 3 * fl if fl == fl else fl,
+             "3x " + fl_src, targets.get("fwd+bwd"), info)
+    rng = np.random.default_rng(7)
+    dy = rng.standard_normal(np.shape(y_ref), dtype=np.float32)
+    impls = {}
+    if expr is not None:
+        def tn_fb():
+            y = expr(*ops)
+            return y, expr.backward(dy, *ops)
+        impls["tnswift"] = tn_fb
+        try:
+            _, g_tn = tn_fb()
+            g_ref = reference_grads(eq, ops, dy)
+            errs = [rel_err(g, r) for g, r in zip(g_tn, g_ref) if r is not None]
+            if len(g_tn) != len(ops):
+                fb.notes.append(f"backward returned {len(g_tn)} gradients for {len(ops)} operands")
+                errs.append(float("inf"))
+            fb.check = max(errs) if errs else None
+        except Exception as exc:
+            fb.times["tnswift"] = Failed(_short(exc))
+            impls.pop("tnswift")
+    elif "tnswift" in fwd.times:
+        fb.times["tnswift"] = fwd.times["tnswift"]
+    if torch is not None:
+        gops = [torch.from_numpy(o.copy()).requires_grad_(True) for o in ops]
+        tdy = torch.from_numpy(dy)
+
+        def torch_fb():
+            y = torch.einsum(eq, *gops)
+            return torch.autograd.grad(y, gops, tdy)
+        impls["torch"] = torch_fb
+    fb.times.update(measure(impls, st))
+    rows.append(fb)
+    return rows
+
+
+def w1_rows(st, rate, extra):
+    tg = {"fwd": {"kind": "ratio", "anchor": "torch", "value": 0.4},
+          "fwd+bwd": {"kind": "ratio", "anchor": "torch", "value": 0.35}}
+    rows = einsum_rows("W1", "W1 TT b256 r8", W1_EQ, tt_shapes(256, 8), st, rate, tg, False)
+    if extra:
+        for b in (1, 32, 1024):
+            rows += einsum_rows("W1x", f"W1 TT b{b} r8", W1_EQ, tt_shapes(b, 8), st, rate, {}, True)
+        for r in (4, 16):
+            rows += einsum_rows("W1x", f"W1 TT b256 r{r}", W1_EQ, tt_shapes(256, r), st, rate, {},
+                                True)
+    return rows
+
+
+def w4_rows(st, rate, extra):
+    tg = {"fwd": {"kind": "ratio", "anchor": "torch", "value": 0.5},
+          "fwd+bwd": {"kind": "ratio", "anchor": "torch", "value": 0.5}}
+    rows = einsum_rows("W4", "W4 TN b256", W4_EQ, w4_shapes(256), st, rate, tg, False)
+    if extra:
+        for b in (1, 32, 1024):
+            rows += einsum_rows("W4x", f"W4 TN b{b}", W4_EQ, w4_shapes(b), st, rate, {}, True)
+    return rows
+
+
+def w8_rows(st, rate, extra):
+    eq = "ij,jk->ik"
+    a = np.arange(4, dtype=np.float32).reshape(1, 4)
+    b = np.arange(4, dtype=np.float32).reshape(4, 1)
+    o = np.empty((1, 1), dtype=np.float32)
+    target = {"kind": "abs_us", "value": 1.0}
+    plain = Row("W8", "W8 1x4.4x1 call", "call", 2 * 4, "formula", target)
+    with_out = Row("W8", "W8 1x4.4x1 call out=", "call", 2 * 4, "formula", target)
+    tn_plain, tn_out = {}, {}
+    if tnswift is not None:
+        try:
+            expr = tnswift.contract_expression(eq, a.shape, b.shape, dtype="float32")
+            plain.tn_opt_cost = with_out.tn_opt_cost = _opt_cost_of(expr)
+            y = expr(a, b)
+            plain.check = rel_err(y, a.astype(np.float64) @ b.astype(np.float64))
+            expr(a, b, out=o)
+            with_out.check = rel_err(o, a.astype(np.float64) @ b.astype(np.float64))
+            env = {"f": expr, "a": a, "b": b, "o": o}
+            tn_plain["tnswift"] = ("f(a, b)", env)
+            tn_out["tnswift"] = ("f(a, b, out=o)", env)
+        except Exception as exc:
+            plain.times["tnswift"] = with_out.times["tnswift"] = Failed(_short(exc))
+    # anchors: numpy.einsum without optimize (its fastest form for tiny work)
+    anchors = {"numpy": ("f(eq, a, b)", {"f": np.einsum, "eq": eq, "a": a, "b": b})}
+    anchors_out = {"numpy": ("f(eq, a, b, out=o)",
+                             {"f": np.einsum, "eq": eq, "a": a, "b": b, "o": o})}
+    if oe is not None:
+        oexpr = oe.contract_expression(eq, a.shape, b.shape)
+        anchors["opt_einsum"] = ("f(a, b)", {"f": oexpr, "a": a, "b": b})
+        anchors_out["opt_einsum"] = ("f(a, b, out=o)", {"f": oexpr, "a": a, "b": b, "o": o})
+    refs = {"np.add 1 elem": ("f(x, x)", {"f": np.add, "x": np.ones(1, np.float32)})}
+    if torch is not None:
+        ta, tb, to = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(o)
+        anchors["torch"] = ("f(eq, a, b)", {"f": torch.einsum, "eq": eq, "a": ta, "b": tb})
+        anchors_out["torch"] = ("f(a, b, out=o)", {"f": torch.matmul, "a": ta, "b": tb, "o": to})
+        t1 = torch.ones(1)
+        refs["torch.add 1 elem"] = ("f(x, x)", {"f": torch.add, "x": t1})
+    plain.times.update(measure_tiny({**tn_plain, **anchors}, st))
+    with_out.times.update(measure_tiny({**tn_out, **anchors_out}, st))
+    plain.notes.append("numpy.einsum without optimize (its fastest form for tiny work)")
+    if torch is not None:
+        with_out.notes.append("torch anchor with out=: torch.matmul(a, b, out=o)")
+    ref_t = measure_tiny(refs, st)
+    plain.notes.append("references: " + ", ".join(
+        f"{k} {v * 1e6:.2f} us" for k, v in ref_t.items() if not isinstance(v, Failed)))
+    return [plain, with_out]
+
+
+def w9_rows(st, rate, extra):
+    target = {"kind": "pct_sgemm", "value": 85.0}
+    rows = []
+    cases = [("W9 gemm 4096^2", "ij,jk->ik", [(4096, 4096), (4096, 4096)], st.gemm_samples),
+             ("W9 bmm 64x256^3", "bij,bjk->bik", [(64, 256, 256), (64, 256, 256)], None)]
+    lib, _ = _load_system_openblas()
+    same_round_rate = None
+    for label, eq, shapes, max_samples in cases:
+        ops = make_ops(shapes)
+        m, k = shapes[0][-2:]
+        n = shapes[1][-1]
+        batch = shapes[0][0] if len(shapes[0]) == 3 else 1
+        fl = 2.0 * batch * m * n * k
+        row = Row("W9", label, "fwd", fl, "formula 2*b*m*n*k", target)
+        impls = {}
+        if tnswift is not None:
+            try:
+                expr = tnswift.contract_expression(eq, *shapes, dtype="float32")
+                row.tn_opt_cost = _opt_cost_of(expr)
+                y = expr(*ops)
+                ref = np.matmul(ops[0].astype(np.float64), ops[1].astype(np.float64))
+                row.check = rel_err(y, ref)
+                del ref
+                out_buf = np.empty(y.shape, dtype=np.float32)
+                impls["tnswift"] = lambda: expr(*ops, out=out_buf)
+                impls["tnswift_alloc"] = lambda: expr(*ops)
+            except Exception as exc:
+                row.times["tnswift"] = Failed(_short(exc))
+        impls["numpy"] = lambda: np.einsum(eq, *ops, optimize=True)
+        if oe is not None:
+            oexpr = oe.contract_expression(eq, *shapes)
+            impls["opt_einsum"] = lambda: oexpr(*ops)
+        if torch is not None:
+            tops = [torch.from_numpy(o) for o in ops]
+            impls["torch"] = lambda: torch.einsum(eq, *tops)
+        if lib is not None and batch == 1:
+            # the yardstick itself, measured in the same rounds as the row
+            c_buf = np.empty((m, n), dtype=np.float32)
+            impls["sgemm"] = sgemm_callable(lib, ops[0], ops[1], c_buf)
+        row.times.update(measure(impls, st, max_samples=max_samples))
+        t_sg = row.times.get("sgemm")
+        if t_sg is not None and not isinstance(t_sg, Failed):
+            same_round_rate = fl / t_sg / 1e9
+            row.notes.append(f"cblas_sgemm in the same rounds: {t_sg * 1e3:.1f} ms = "
+                             f"{same_round_rate:.1f} GFLOP/s (start of run: {rate or 0:.1f})")
+        if same_round_rate:
+            row.rate = same_round_rate  # %sgemm of W9 rows is against this rate
+            if batch > 1:
+                row.notes.append(f"%sgemm against the gemm row's same-round cblas_sgemm rate "
+                                 f"({same_round_rate:.1f} GFLOP/s)")
+        if "tnswift" in row.times:
+            row.notes.append("tnswift timed with out= (as the sgemm rate is); "
+                             "without out= see the variants")
+        rows.append(row)
+    return rows
+
+
+WORKLOADS = {"W1": w1_rows, "W4": w4_rows, "W8": w8_rows, "W9": w9_rows}
+
+
+# --------------------------------------------------------------------------- verdict
+
+def judge(row: Row, rate_gflops: float | None):
+    tn = row.ms("tnswift")
+    if row.tn_opt_cost and row.flops and row.kind != "call":
+        q = row.tn_opt_cost / row.flops
+        if q > 1.1 or q < 0.5:
+            row.notes.append(f"tnswift plan opt_cost {row.tn_opt_cost:.3g} vs optimal "
+                             f"{row.flops:.3g} ({q:.2f}x)")
+    if row.check is not None and not (row.check <= F32_TOL):
+        row.status = "WRONG"
+        row.notes.append(f"tnswift rel. error {row.check:.2e} > {F32_TOL:g}")
+        return
+    t = row.target
+    roof_ms = (row.flops / (rate_gflops * 1e9) * 1e3
+               if rate_gflops and row.flops and row.flops == row.flops else None)
+    if t is None:
+        row.target_text = "info" + (f" (roof {roof_ms:.3g} ms)" if roof_ms else "")
+        row.status = "info" if tn is not None else "-"
+        return
+    if t["kind"] == "ratio":
+        anchor_ms = row.ms(t["anchor"])
+        if anchor_ms is not None:
+            row.target_text = f"<= {t['value']:g}x {t['anchor']}"
+            row.goal_ms = t["value"] * anchor_ms
+        elif roof_ms is not None:
+            row.target_text = f"<= 2x roofline {roof_ms:.3g} ms ({t['anchor']} absent)"
+            row.goal_ms = 2 * roof_ms
+        else:
+            row.target_text, row.goal_ms = "n/a", None
+        if tn is None or row.goal_ms is None:
+            row.status = "-"
+        else:
+            row.status = "PASS" if tn <= row.goal_ms else "MISS"
+    elif t["kind"] == "abs_us":
+        row.target_text = f"<= {t['value']:g} us/call"
+        row.status = "-" if tn is None else ("PASS" if tn * 1e3 <= t["value"] else "MISS")
+    elif t["kind"] == "pct_sgemm":
+        row.target_text = f">= {t['value']:g}% sgemm"
+        pct = row_pct(row, rate_gflops)
+        row.status = "-" if pct is None else ("PASS" if pct >= t["value"] else "MISS")
+
+
+def row_gflops(row: Row):
+    tn = row.ms("tnswift")
+    if tn is None or row.kind == "call" or not row.flops or row.flops != row.flops:
+        return None
+    return row.flops / (tn * 1e-3) / 1e9
+
+
+def row_pct(row: Row, rate):
+    rate = row.rate or rate
+    g = row_gflops(row)
+    return None if g is None or not rate else 100.0 * g / rate
+
+
+# ---------------------------------------------------------------------------- output
+
+def fmt_time(row: Row, name: str) -> str:
+    v = row.times.get(name)
+    if v is None:
+        return "-"
+    if isinstance(v, Failed):
+        return "error"
+    if row.kind == "call":
+        return f"{v * 1e6:.2f}us"
+    ms = v * 1e3
+    return f"{ms:.3f}" if ms < 10 else (f"{ms:.2f}" if ms < 100 else f"{ms:.1f}")
+
+
+def fmt_anchor(row: Row, name: str) -> str:
+    base = fmt_time(row, name)
+    tn = row.ms("tnswift")
+    an = row.ms(name)
+    if tn is None or an is None or base in ("-", "error"):
+        return base
+    return f"{base} ({tn / an:.2f}x)"
+
+
+def render_table(rows, anchors_present, rate):
+    head = (["workload", "tnswift ms"] + [f"{a} ms (ratio)" for a in anchors_present]
+            + ["GFLOP/s", "%sgemm", "target", "result"])
+    body = []
+    for r in rows:
+        g = row_gflops(r)
+        p = row_pct(r, rate)
+        body.append([r.label, fmt_time(r, "tnswift")] + [fmt_anchor(r, a) for a in anchors_present]
+                    + ["-" if g is None else (f"{g:.3g}" if g < 1 else f"{g:.1f}"),
+                       "-" if p is None else f"{p:.1f}",
+                       getattr(r, "target_text", "-"), r.status or "-"])
+    widths = [max(len(str(x[i])) for x in [head] + body) for i in range(len(head))]
+    lines = ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                       for i, (c, w) in enumerate(zip(line, widths)))
+             for line in [head] + body]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def row_json(r: Row, rate):
+    def t(name):
+        v = r.times.get(name)
+        if v is None:
+            return None
+        if isinstance(v, Failed):
+            return {"error": v.msg}
+        return v * 1e3
+    tn = r.ms("tnswift")
+    return {
+        "id": r.id, "workload": r.label, "kind": r.kind, "informational": r.info,
+        "flops": r.flops, "flops_source": r.flops_source, "tnswift_opt_cost": r.tn_opt_cost,
+        "tnswift_ms": t("tnswift"),
+        "tnswift_variants_ms": {k: t(k) for k in r.times if k.startswith("tnswift_")},
+        "anchors_ms": {a: t(a) for a in ANCHORS if a in r.times},
+        "ratio_tnswift_over": {a: (tn / r.ms(a)) for a in ANCHORS
+                               if tn is not None and r.ms(a) is not None},
+        "gflops": row_gflops(r), "pct_sgemm": row_pct(r, rate), "sgemm_gflops": r.rate or rate,
+        "target": getattr(r, "target_text", None), "status": r.status,
+        "rel_error_vs_float64": r.check, "notes": r.notes,
+    }
+
+
+_KEEP = []  # threadpoolctl limiter objects stay alive for the whole run
+
+
+def set_threads(n: int) -> dict:
+    """Put every library on n threads; returns what was set (or why not)."""
+    done = {}
+    if tnswift is not None and hasattr(tnswift, "set_num_threads"):
+        try:
+            tnswift.set_num_threads(n)
+            done["tnswift"] = n
+        except Exception as exc:
+            done["tnswift"] = _short(exc)
+    lib, _ = _load_system_openblas()
+    if lib is not None and hasattr(lib, "openblas_set_num_threads"):
+        lib.openblas_set_num_threads(ctypes.c_int(n))
+        done["system OpenBLAS"] = int(lib.openblas_get_num_threads())
+    try:
+        from threadpoolctl import threadpool_limits
+        _KEEP.append(threadpool_limits(limits=n))  # numpy's OpenBLAS, OpenMP, MKL ...
+        done["threadpoolctl"] = n
+    except Exception as exc:
+        done["threadpoolctl"] = "unavailable: numpy's own BLAS keeps its default (" + _short(exc) + ")"
+    if torch is not None:
+        torch.set_num_threads(n)
+        done["torch"] = torch.get_num_threads()
+    return done
+
+
+def versions():
+    v = {"python": platform.python_version(), "numpy": np.__version__,
+         "opt_einsum": getattr(oe, "__version__", None) if oe else None,
+         "torch": getattr(torch, "__version__", None) if torch else None,
+         "tnswift": getattr(tnswift, "__version__", "unknown") if tnswift else None}
+    if torch is not None:
+        v["torch_threads"] = torch.get_num_threads()
+    try:
+        from threadpoolctl import threadpool_info
+        v["threadpools"] = [{k: p.get(k) for k in ("internal_api", "version", "num_threads",
+                                                    "architecture", "filepath")}
+                            for p in threadpool_info()]
+    except Exception:
+        pass
+    return v
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="short budgets (a smoke run, ~2 min)")
+    ap.add_argument("--only", default="", help="comma list of workloads, e.g. W1,W4")
+    ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    ap.add_argument("--no-extra", action="store_true",
+                    help="skip the informational extra shapes (W1x, W4x)")
+    ap.add_argument("--threads", type=int, default=0, metavar="N",
+                    help="set every library (tnswift, both OpenBLAS copies, torch) to N threads; "
+                         "default: leave each library's own default")
+    ap.add_argument("--sgemm-size", type=int, default=4096, metavar="N",
+                    help="size of the square GEMM that sets the sgemm rate (default 4096)")
+    args = ap.parse_args(argv)
+
+    st = Settings(args.quick)
+    wanted = [w.strip().upper() for w in args.only.split(",") if w.strip()] or list(WORKLOADS)
+    unknown = [w for w in wanted if w not in WORKLOADS]
+    if unknown:
+        ap.error(f"unknown workload(s) {unknown}; valid: {', '.join(WORKLOADS)}")
+
+    started = time.time()
+    load0 = os.getloadavg() if hasattr(os, "getloadavg") else None
+    print(f"tnswift bench  {time.strftime('%Y-%m-%d %H:%M:%S')}  cpu: {cpu_name()} x{os.cpu_count()}"
+          + (f"  load: {load0[0]:.2f}" if load0 else ""))
+    if tnswift is None:
+        print(f"!! tnswift NOT importable -- tnswift columns are empty (anchors only): {TNSWIFT_ERROR}")
+    present = ["numpy"] + (["opt_einsum"] if oe else []) + (["torch"] if torch else [])
+    missing = [a for a in ANCHORS if a not in present]
+    ver = versions()
+    print("versions: " + ", ".join(f"{k} {ver[k]}" for k in ("numpy", "opt_einsum", "torch", "tnswift")
+                                  if ver.get(k)))
+    if missing:
+        print(f"anchors not installed: {', '.join(missing)}"
+              + ("  -> W1/W4 targets judged against the roofline "
+                 "(2x optimal-path FLOPs at the sgemm rate)" if "torch" in missing else ""))
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        if os.environ.get(var):
+            print(f"env {var}={os.environ[var]}")
+
+    if load0 and load0[0] > 0.5 * (os.cpu_count() or 1):
+        print(f"!! machine busy (load {load0[0]:.2f} on {os.cpu_count()} cores): multi-threaded "
+              "libraries stall at each barrier while a core is taken, which biases ratios toward "
+              "whatever synchronises least; --threads 1 gives steadier ratios")
+    threads_set = set_threads(args.threads) if args.threads > 0 else None
+    if threads_set:
+        print("threads: " + ", ".join(f"{k} {v}" for k, v in threads_set.items()))
+    ver = versions()  # after set_threads, so the thread pools show the counts in force
+
+    sg = measure_sgemm(st, args.sgemm_size)
+    rate = sg.get("rate_gflops")
+    print(f"sgemm {args.sgemm_size}^2 f32: system OpenBLAS {sg.get('openblas_gflops', float('nan')):.1f} GFLOP/s"
+          f" ({sg.get('openblas_core', '?')}, {sg.get('openblas_threads', '?')} threads);"
+          f" numpy.matmul {sg.get('numpy_gflops', float('nan')):.1f} GFLOP/s"
+          f"  -> rate used: {rate:.1f} GFLOP/s ({sg['rate_source']})" if rate else
+          "sgemm: could not measure a rate")
+
+    rows: list[Row] = []
+    for w in wanted:
+        t0 = time.time()
+        try:
+            new = WORKLOADS[w](st, rate, not args.no_extra)
+        except Exception as exc:  # keep the rest of the run
+            r = Row(w, f"{w} (failed)", "fwd")
+            r.notes.append(_short(exc))
+            new = [r]
+        for r in new:
+            judge(r, rate)
+        rows += new
+        sys.stdout.flush()
+        print(f"  {w}: {len(new)} rows in {time.time() - t0:.1f}s", file=sys.stderr, flush=True)
+
+    print()
+    print(render_table(rows, present, rate))
+    notes = [(r.label, n) for r in rows for n in r.notes]
+    fails = [(r.label, k, v.msg) for r in rows for k, v in r.times.items() if isinstance(v, Failed)]
+    if notes or fails:
+        print("\nnotes:")
+        for label, n in notes:
+            print(f"  {label}: {n}")
+        for label, k, msg in fails:
+            print(f"  {label}: {k} failed: {msg}")
+    variants = [r for r in rows if any(k in r.times for k in VARIANTS)]
+    if variants:
+        print("\ntnswift variants (ms; the table's column is the first):")
+        for r in variants:
+            main_name = "expr(*ops, out=)" if "tnswift_alloc" in r.times else "expr(*ops)"
+            parts = [f"{main_name} {fmt_time(r, 'tnswift')}"] + [
+                f"{VARIANTS[k]} {fmt_time(r, k)}" for k in VARIANTS if k in r.times]
+            print(f"  {r.label:24s} " + " | ".join(parts))
+    sg_end = measure_sgemm(st, args.sgemm_size, samples=st.gemm_samples)
+    print(f"\nsgemm {args.sgemm_size}^2 at the end: system OpenBLAS "
+          f"{sg_end.get('openblas_gflops', float('nan')):.1f} GFLOP/s, numpy.matmul "
+          f"{sg_end.get('numpy_gflops', float('nan')):.1f} GFLOP/s (start: "
+          f"{sg.get('openblas_gflops', float('nan')):.1f} / {sg.get('numpy_gflops', float('nan')):.1f})")
+    load1 = os.getloadavg() if hasattr(os, "getloadavg") else None
+    summary = {}
+    for r in rows:
+        summary[r.status or "-"] = summary.get(r.status or "-", 0) + 1
+    print(f"\n{', '.join(f'{v} {k}' for k, v in sorted(summary.items()))}"
+          f"; {time.time() - started:.0f}s"
+          + (f"; load {load0[0]:.2f} -> {load1[0]:.2f}" if load0 and load1 else ""))
+
+    if args.json:
+        doc = {
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+            "seconds": time.time() - started, "quick": args.quick,
+            "machine": {"cpu": cpu_name(), "cores": os.cpu_count(), "platform": platform.platform(),
+                        "loadavg_start": load0, "loadavg_end": load1},
+            "versions": ver, "tnswift_error": TNSWIFT_ERROR, "anchors_present": present,
+            "threads": threads_set,
+            "sgemm": sg, "sgemm_end": sg_end, "rows": [row_json(r, rate) for r in rows],
+        }
+        with open(args.json, "w") as f:
+            json.dump(doc, f, indent=2, default=str)
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
