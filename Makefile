@@ -1,0 +1,67 @@
+# tnswift — entry points. Each target does its own set-up on a fresh machine:
+# system packages (when root), a virtualenv in .venv, the Swift build and the Python package.
+#   make test    swift test, the C tests, pytest
+#   make demo    the demonstration
+#   make bench   the benchmark (ratios against the anchors measured in the same run)
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+LIBDIR := .build-static/release
+LIB := $(LIBDIR)/libtnswift.so
+SWIFT_SOURCES := $(shell find Sources -type f) Package.swift
+PY_SOURCES := $(shell find python/src python/tnswift -type f -not -path '*/__pycache__/*') setup.py pyproject.toml
+
+.PHONY: all setup sysdeps lib test test-swift test-c test-python demo bench clean
+
+all: setup
+
+sysdeps:
+	@if ! pkg-config --exists openblas 2>/dev/null || ! command -v pkg-config >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing libopenblas-dev (OpenBLAS, for BLAS/LAPACK)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas-dev pkg-config >/dev/null; \
+	  else \
+	    echo "OpenBLAS is missing: run 'sudo apt-get install libopenblas-dev pkg-config' and retry" >&2; exit 1; \
+	  fi; \
+	fi
+	@command -v swift >/dev/null || { echo "swift is not on PATH (Swift 5.9 or newer is needed)" >&2; exit 1; }
+
+$(VENV)/.created:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q numpy pytest hypothesis opt_einsum "setuptools>=61" wheel
+	touch $@
+
+$(LIB): $(SWIFT_SOURCES) | sysdeps
+	swift build -c release --product tnswift --scratch-path .build-static -Xswiftc -static-stdlib
+
+lib: sysdeps $(LIB)
+
+$(VENV)/.installed: $(VENV)/.created $(LIB) $(PY_SOURCES)
+	TNSWIFT_SKIP_SWIFT_BUILD=1 $(PY) -m pip install -q --no-build-isolation --force-reinstall --no-deps .
+	touch $@
+
+setup: sysdeps $(VENV)/.installed
+
+test-swift: sysdeps
+	swift test
+
+test-c: lib
+	bash Tests/CTests/run.sh $(LIBDIR)
+
+test-python: setup
+	$(PY) -m pytest -q python/tests
+
+test: setup test-swift test-c test-python
+
+demo: setup
+	$(PY) examples/demo.py
+
+bench: setup
+	$(PY) -m pip install -q -r bench/requirements.txt || echo "some benchmark anchors could not be installed; their columns stay empty"
+	$(PY) bench/run.py
+
+clean:
+	rm -rf .build .build-static build $(VENV) *.egg-info python/tnswift/*.so
