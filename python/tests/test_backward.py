@@ -256,3 +256,44 @@ def test_backward_trace_gradient_is_identity(rng):
     expr = tnswift.contract_expression("ii->", (5, 5), dtype="float64")
     (g,) = expr.backward(np.array(2.5), m)
     np.testing.assert_array_equal(g, 2.5 * np.eye(5))
+
+
+def test_backward_concurrent_threads():
+    """Forward + backward on one expression from several threads at once: every
+    thread gets its own operands' gradients (no cross-talk through cached intermediates)."""
+    import threading
+
+    eq = "ab,bc,cd,de->ae"
+    shapes = [(6, 7), (7, 8), (8, 7), (7, 6)]
+    expr = tnswift.contract_expression(eq, *shapes, dtype="float64")
+    rng = np.random.default_rng(11)
+    data = [([rng.standard_normal(s) for s in shapes], rng.standard_normal((6, 6)))
+            for _ in range(6)]
+    expected = [analytic_grads(eq, ops, dy) for ops, dy in data]
+    forward = [reference(eq, ops) for ops, _ in data]
+    problems = []
+
+    def work(k):
+        ops, dy = data[k]
+        try:
+            for _ in range(100):
+                y = expr(*ops)
+                grads = expr.backward(dy, *ops)
+                m = close_error(y, *forward[k], 1e-10)
+                if m:
+                    problems.append(f"thread {k} forward: {m}")
+                    return
+                for j in range(4):
+                    m = close_error(grads[j], expected[k][0][j], expected[k][1][j], 1e-10)
+                    if m:
+                        problems.append(f"thread {k} gradient {j}: {m}")
+                        return
+        except Exception as exc:  # pragma: no cover - reported below
+            problems.append(f"thread {k} raised {exc!r}")
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(len(data))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not problems, "\n".join(problems)

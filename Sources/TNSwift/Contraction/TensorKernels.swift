@@ -32,6 +32,16 @@ enum TensorKernels {
                 n.append(sizes[d]); ss.append(srcStrides[d]); ds.append(dstStrides[d])
             }
         }
+        // The innermost loop writes with the smallest stride; the one around it reads with the
+        // smallest stride of the rest, so that small transposed blocks still stream one side.
+        if n.count > 2 {
+            let inner = n.count - 1
+            let rest = 0..<inner
+            if let second = rest.filter({ ss[$0] != 0 }).min(by: { abs(ss[$0]) < abs(ss[$1]) }), second != inner - 1 {
+                let (a, b, c) = (n.remove(at: second), ss.remove(at: second), ds.remove(at: second))
+                n.insert(a, at: inner - 1); ss.insert(b, at: inner - 1); ds.insert(c, at: inner - 1)
+            }
+        }
         // Two innermost loops run as plain loops; an odometer walks the rest.
         while n.count < 2 { n.insert(1, at: 0); ss.insert(0, at: 0); ds.insert(0, at: 0) }
         let d = n.count
@@ -45,7 +55,7 @@ enum TensorKernels {
                 var sp = src + (so &+ i0 &* s0), tp = dst + (dof &+ i0 &* t0)
                 if add {
                     for _ in 0..<n1 { tp.pointee += sp.pointee; sp += s1; tp += t1 }
-                } else if s1 == 1 && t1 == 1 {
+                } else if s1 == 1 && t1 == 1 && n1 >= 64 {
                     tp.update(from: sp, count: n1)
                 } else {
                     for _ in 0..<n1 { tp.pointee = sp.pointee; sp += s1; tp += t1 }
