@@ -2,13 +2,8 @@ import TNSwift
 
 // Swift mirrors of the structs in include/tnswift.h (same field order, types and alignment).
 
-/// `tn_tensor`
-struct CTensor {
-    var data: UnsafeMutableRawPointer?
-    var ndim: Int64
-    var shape: UnsafePointer<Int64>?
-    var strides: UnsafePointer<Int64>?
-}
+/// `tn_tensor` (the core's descriptor has its layout).
+typealias CTensor = TensorDescriptor
 
 /// `tn_plan_options`
 struct CPlanOptions {

@@ -505,8 +505,36 @@ static void test_threads(void) {
     CHECK(prev3 == 1, "thread count after set(1) is %lld", (long long)prev3);
 }
 
+/* One plan called repeatedly while the layout changes between calls: the repeated-call fast
+   path must notice every change (strides, NULL strides, an output aliasing an input). */
+static void test_repeated_calls_with_changing_layouts(void) {
+    int64_t sq[] = {3, 3}, nd[] = {2};
+    const int64_t *shapes[] = {sq};
+    tn_plan *plan = NULL;
+    CHECK_OK(tn_plan_create("ij->ji", 1, nd, shapes, TN_FLOAT64, NULL, &plan));
+    double a[9], b[9], out[9];
+    for (int i = 0; i < 9; i++) { a[i] = i; b[i] = 10 + i; }
+    int64_t row[] = {3, 1}, col[] = {1, 3};
+    tn_tensor in_a = {a, 2, sq, NULL}, o = {out, 2, sq, NULL};
+    CHECK_OK(tn_plan_execute(plan, &in_a, &o));
+    CHECK(out[1] == a[3] && out[3] == a[1], "first call transposes");
+    tn_tensor in_b = {b, 2, sq, row};   /* explicit strides equal to contiguous */
+    CHECK_OK(tn_plan_execute(plan, &in_b, &o));
+    CHECK(out[1] == b[3] && out[5] == b[7], "new data pointer is used");
+    tn_tensor in_bt = {b, 2, sq, col};  /* same memory read transposed: result is b itself */
+    CHECK_OK(tn_plan_execute(plan, &in_bt, &o));
+    CHECK(out[1] == b[1] && out[5] == b[5], "changed strides are honoured");
+    CHECK_OK(tn_plan_execute(plan, &in_a, &o));
+    CHECK(out[1] == a[3], "back to contiguous");
+    tn_tensor in_place = {a, 2, sq, NULL}, o_alias = {a, 2, sq, NULL};
+    CHECK_OK(tn_plan_execute(plan, &in_place, &o_alias));
+    CHECK(a[1] == 3 && a[3] == 1 && a[5] == 7 && a[7] == 5, "output aliasing the input");
+    tn_plan_destroy(plan);
+}
+
 int main(void) {
     test_version();
+    test_repeated_calls_with_changing_layouts();
     test_matmul_f64();
     test_matmul_f32_strided();
     test_tt_layer(TN_FLOAT32);

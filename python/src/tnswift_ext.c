@@ -125,6 +125,7 @@ typedef struct {
     void *block;              /* one allocation holding the arrays above */
     PyObject *output_shape;   /* tuple */
     int64_t n_steps;
+    int keep_gil;             /* work so small that releasing the GIL costs more than it */
 } PlanObject;
 
 static inline tn_module_state *
@@ -606,6 +607,9 @@ plan_finish(tn_module_state *st, PyTypeObject *type, tn_plan *handle, int dtype,
     self->n_operands = n;
     self->out_ndim = (Py_ssize_t)info.out_ndim;
     self->n_steps = info.n_steps;
+    /* Below ~10^4 FLOPs a call takes well under a microsecond: other threads gain nothing
+       from the GIL being released, and releasing it would dominate the call. */
+    self->keep_gil = info.opt_flops < 1e4;
     Py_ssize_t sum = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         sum += (Py_ssize_t)ndims[i];
@@ -823,9 +827,13 @@ Plan_execute(PlanObject *self, PyObject *const *args, Py_ssize_t nargs)
         goto exit;
     }
     tn_status s;
-    Py_BEGIN_ALLOW_THREADS
-    s = tn_plan_execute(self->plan, f.tensors, &f.tensors[n]);
-    Py_END_ALLOW_THREADS
+    if (self->keep_gil) {
+        s = tn_plan_execute(self->plan, f.tensors, &f.tensors[n]);
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        s = tn_plan_execute(self->plan, f.tensors, &f.tensors[n]);
+        Py_END_ALLOW_THREADS
+    }
     if (s != TN_OK) {
         raise_status(st, s);
         goto exit;

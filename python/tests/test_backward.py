@@ -297,3 +297,23 @@ def test_backward_concurrent_threads():
     for t in threads:
         t.join()
     assert not problems, "\n".join(problems)
+
+
+def test_operand_modified_between_forward_and_backward_is_noticed():
+    """An operand changed in place after the forward call must not give stale gradients:
+    the engine fingerprints the operands its kept intermediates came from and recomputes."""
+    rng = np.random.default_rng(11)
+    eq = "ab,bc,cd->ad"
+    shapes = [(6, 7), (7, 8), (8, 5)]
+    ops = [rng.standard_normal(s) for s in shapes]
+    dy = rng.standard_normal((6, 5))
+    expr = tnswift.contract_expression(eq, *shapes, dtype="float64")
+    expr(*ops)
+    ops[0] *= 2.0          # in place, same buffer, after the forward call
+    ops[2][3, 1] += 1.0    # and a single element of another operand
+    grads = expr.backward(dy, *ops)
+    expected = [np.einsum("ad,bc,cd->ab", dy, ops[1], ops[2]),
+                np.einsum("ad,ab,cd->bc", dy, ops[0], ops[2]),
+                np.einsum("ad,ab,bc->cd", dy, ops[0], ops[1])]
+    for got, want in zip(grads, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

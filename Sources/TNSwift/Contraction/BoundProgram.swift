@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Instructions bound to concrete strides, with the scratch memory they need.
 final class BoundProgram<T: BLASScalar> {
     let instructions: [PlanInstruction]
@@ -25,6 +31,10 @@ final class BoundProgram<T: BLASScalar> {
         for (slot, buffer) in nodeBuffers where slot < slotCount { bases[slot] = buffer.pointer }
         for (slot, buffer) in owned { bases[slot] = buffer.pointer }
         self.nodeBuffers = nodeBuffers
+        if BoundProgram.trace {
+            print("tnswift: bound program (\(instructions.count) instructions)")
+            for i in instructions { print("  \(i)") }
+        }
         self.instructions = instructions
         self.owned = owned
         self.slotCount = slotCount
@@ -33,6 +43,9 @@ final class BoundProgram<T: BLASScalar> {
     }
 
     deinit { bases.deallocate() }
+
+    /// Set TNSWIFT_TRACE=1 to print every program as it is bound (for developers).
+    static var trace: Bool { getenv("TNSWIFT_TRACE").map { String(cString: $0) == "1" } ?? false }
 
     /// Whether this program was bound for these caller strides (no allocation).
     func matches(_ strides: [[Int]], prefix: Int) -> Bool {
@@ -61,13 +74,29 @@ final class BoundProgram<T: BLASScalar> {
     private func runGemm(_ g: GemmCall) {
         let a = UnsafePointer(bases[g.a]), b = UnsafePointer(bases[g.b]), c = bases[g.c]
         let count = g.batchSizes.reduce(1, *)
+        let workers = ThreadSettings.workers
         if count == 1 {
-            T.gemm(transA: g.transA, transB: g.transB, m: g.m, n: g.n, k: g.k, alpha: 1, a: a, lda: g.lda,
-                   b: b, ldb: g.ldb, beta: 0, c: c, ldc: g.ldc)
+            // One GEMM: split the larger side of C into blocks, one per worker, when large.
+            let split = workers > 1 && g.m &* g.n &* g.k >= StepBinder.parallelGemmWork ? workers : 1
+            let alongRows = g.m >= g.n
+            let extent = alongRows ? g.m : g.n
+            let blocks = Swift.min(split, Swift.max(1, extent / 16))
+            TensorKernels.forEach(blocks, parallel: blocks > 1) { part in
+                let lo = extent * part / blocks, hi = extent * (part + 1) / blocks
+                if alongRows {
+                    T.gemm(transA: g.transA, transB: g.transB, m: hi - lo, n: g.n, k: g.k, alpha: 1,
+                           a: a + (g.transA ? lo : lo &* g.lda), lda: g.lda, b: b, ldb: g.ldb, beta: 0,
+                           c: c + lo &* g.ldc, ldc: g.ldc)
+                } else {
+                    T.gemm(transA: g.transA, transB: g.transB, m: g.m, n: hi - lo, k: g.k, alpha: 1,
+                           a: a, lda: g.lda, b: b + (g.transB ? lo &* g.ldb : lo), ldb: g.ldb, beta: 0,
+                           c: c + lo, ldc: g.ldc)
+                }
+            }
             return
         }
         let dims = g.batchSizes.count
-        TensorKernels.forEach(count, parallel: g.parallel) { index in
+        TensorKernels.forEach(count, parallel: workers > 1) { index in
             var rest = index, oa = 0, ob = 0, oc = 0
             var d = dims - 1
             while d >= 0 {

@@ -50,7 +50,8 @@ extension ContractionPlan {
     /// Gradients of `sum(out * dy)` with respect to the operands whose `grads` entry is given.
     ///
     /// Reuses the intermediates of the last `execute` when `operands` are the same buffers with
-    /// the same strides; otherwise recomputes them first.
+    /// the same strides and unchanged content fingerprints (see `Fingerprint`); otherwise
+    /// recomputes them first.
     /// - Throws: `TNError.shape` when a view's shape differs from the plan's.
     /// - Complexity: about twice the forward FLOPs per requested operand chain.
     @_specialize(exported: true, where T == Float)
@@ -84,8 +85,11 @@ extension ContractionPlan {
         }
         try withLock {
             let strides = operands.map(\.strides)
+            // Reuse the kept intermediates only if they were computed from these very operands,
+            // unchanged since (same buffers, strides and content fingerprints).
             let saved = savedStrides == strides && savedOperands.elementsEqual(operands.map { UnsafeMutableRawPointer($0.base) })
                 && forward != nil && Array(forward!.key.prefix(operandCount)) == strides
+                && (intermediateOperands.isEmpty || savedFingerprints == fingerprints(operands))
             if !saved {
                 // Recompute the intermediates (all steps but the last, which writes the output).
                 let fwd = (forward != nil && Array(forward!.key.prefix(operandCount)) == strides)
@@ -100,6 +104,7 @@ extension ContractionPlan {
                 }
                 savedOperands = operands.map { UnsafeMutableRawPointer($0.base) }
                 savedStrides = strides
+                if !intermediateOperands.isEmpty { savedFingerprints = fingerprints(operands) }
             }
             let gradStrides = grads.map { $0?.strides }
             let key = forward!.key + [dy.strides] + gradStrides.map { $0 ?? [-1] }

@@ -51,6 +51,12 @@ public final class ContractionPlan<T: BLASScalar> {
     var savedOperands: [UnsafeMutableRawPointer?] = []
     var savedStrides: [[Int]] = []
     var lastAddresses: [UInt] = []
+    /// Operands the kept intermediates are computed from, and their fingerprints at the last
+    /// forward run: backward recomputes when one changed.
+    let intermediateOperands: [Int]
+    var savedFingerprints: [UInt64] = []
+    /// Views of the last successful `execute`, for `executeAgain`.
+    var lastCall: (operands: [StridedView<T>], out: StridedView<T>)? = nil
 
     /// - Parameters:
     ///   - expression: the contraction (from `EinsumParser.parse` or `NconNetwork`).
@@ -65,6 +71,7 @@ public final class ContractionPlan<T: BLASScalar> {
                 memoryLimit: Int? = nil) throws {
         let n = shapes.count
         guard n >= 1 else { throw TNError.shape("einsum needs at least one operand") }
+        _ = ThreadSettings.workers   // configure BLAS threading before any GEMM runs
         guard expression.inputs.count == n else {
             throw TNError.shape("the expression has \(expression.inputs.count) operand(s) but \(n) shape(s) were given")
         }
@@ -136,6 +143,14 @@ public final class ContractionPlan<T: BLASScalar> {
         self.outputDims = outDims
         self.nodeLabels = nodes
         self.isEmpty = sizes.contains(0)
+        var feeding = Set<Int>()
+        var leaves: [Int: Set<Int>] = [:]
+        for k in 0..<n { leaves[k] = [k] }
+        for (s, (x, y)) in path.steps.enumerated() {
+            leaves[n + s] = leaves[x]!.union(leaves[y]!)
+            if s < path.steps.count - 1 { feeding.formUnion(leaves[n + s]!) }
+        }
+        self.intermediateOperands = feeding.sorted()
         pthread_mutex_init(&lock, nil)
         for (node, labels) in nodes where node != n + path.steps.count - 1 {
             nodeBuffers[node] = try Workspace<T>(count: try checkedProduct(labels.map { sizes[$0] }, what: "an intermediate"))

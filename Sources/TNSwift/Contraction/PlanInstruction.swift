@@ -13,7 +13,8 @@ enum PlanInstruction {
     case gemm(GemmCall)
 }
 
-/// `C[b] = op(A[b]) * op(B[b])` for every batch index b, row-major.
+/// `C[b] = op(A[b]) * op(B[b])` for every batch index b, row-major. Batches run across the
+/// workers; a single large GEMM is split into blocks of C.
 struct GemmCall {
     var batchSizes: [Int]
     var batchStridesA: [Int], batchStridesB: [Int], batchStridesC: [Int]
@@ -21,5 +22,20 @@ struct GemmCall {
     var m: Int, n: Int, k: Int
     var transA: Bool, transB: Bool
     var lda: Int, ldb: Int, ldc: Int
-    var parallel: Bool
+}
+
+extension PlanInstruction: CustomStringConvertible {
+    /// One line per instruction, for `TNSWIFT_TRACE=1` (see `BoundProgram`).
+    var description: String {
+        switch self {
+        case .transfer(let sizes, let src, let ss, let dst, let ds):
+            return "transfer \(sizes.reduce(1, *)) elements sizes \(sizes) slot \(src) strides \(ss) -> slot \(dst) strides \(ds)"
+        case .zero(let dst, let sizes, _):
+            return "zero slot \(dst) sizes \(sizes)"
+        case .direct(let outSizes, let sumSizes, let operands, _, let out, _):
+            return "loop out \(outSizes) sum \(sumSizes) slots \(operands) -> slot \(out)"
+        case .gemm(let g):
+            return "gemm batch \(g.batchSizes) m \(g.m) n \(g.n) k \(g.k) transA \(g.transA) transB \(g.transB) slots \(g.a),\(g.b) -> \(g.c)"
+        }
+    }
 }

@@ -8,8 +8,21 @@ struct StepBinder {
     let sizes: [Int]
     /// Steps with at most this many multiply-adds run as a loop (a BLAS call costs more).
     static let tinyWork = 2048
-    /// Below this many multiply-adds per GEMM a batch loop runs on several cores.
+    /// From this many multiply-adds on, one GEMM is split across the workers.
     static let parallelGemmWork = 1 << 18
+    /// Looping over labels is allowed only while each GEMM keeps at least this much work.
+    static let minLoopGemmWork = 1 << 14
+    /// What one extra GEMM call costs, in copied elements (about a microsecond).
+    static let callCost = 512
+
+    /// A candidate GEMM arrangement: group orders, how many leading M/N labels become loops,
+    /// and which tensors can be used in place.
+    private struct Plan {
+        var cost: Int
+        var k: [Int], m: [Int], n: [Int]
+        var mSplit: Int, nSplit: Int
+        var aOK: Bool, bOK: Bool, cOK: Bool
+    }
 
     /// Scratch slots requested while binding: (slot, element count).
     var scratch: [(slot: Int, count: Int)] = []
@@ -132,7 +145,6 @@ struct StepBinder {
         let nGroup = b.labels.filter { !la.contains($0) && lc.contains($0) }
         let kGroup = a.labels.filter { lb.contains($0) && !lc.contains($0) }
         let m = size(mGroup), n = size(nGroup), k = size(kGroup)
-        let batchCount = size(batch)
         // GEMMs this small lose to a loop over the whole step.
         if m &* n &* k < 64 { return bindDirect([a, b], target) }
 
@@ -143,19 +155,30 @@ struct StepBinder {
             if c.labels.contains(where: { !la.contains($0) && !lb.contains($0) }) { broadcastInto = c } else { fixedC = c }
         }
 
-        // Choose group orders that copy the fewest elements.
+        // Choose group orders, and outer M/N labels to loop over, that cost the least: copied
+        // elements, plus a charge per extra GEMM call. Looping keeps a caller's layout (or an
+        // operand) in place where fusing the whole group would force a copy.
         let kOrders = [sorted(kGroup, by: a), sorted(kGroup, by: b)]
         let mOrders = [sorted(mGroup, by: a)] + (fixedC.map { [sorted(mGroup, by: $0)] } ?? [])
         let nOrders = [sorted(nGroup, by: b)] + (fixedC.map { [sorted(nGroup, by: $0)] } ?? [])
-        var best: (cost: Int, k: [Int], m: [Int], n: [Int], aOK: Bool, bOK: Bool, cOK: Bool)? = nil
+        var best: Plan? = nil
         let (sizeA, sizeB, sizeC) = (size(a.labels), size(b.labels), size(cLabels))
+        let batchCount = size(batch)
         for ko in kOrders { for mo in mOrders { for no in nOrders {
-            let aOK = matrix(rows: m, cols: k, rowStride: fused(mo, in: a), colStride: fused(ko, in: a)) != nil
-            let bOK = matrix(rows: k, cols: n, rowStride: fused(ko, in: b), colStride: fused(no, in: b)) != nil
-            var cOK = true
-            if let c = fixedC { cOK = matrix(rows: m, cols: n, rowStride: fused(mo, in: c), colStride: fused(no, in: c)) != nil }
-            let cost = (aOK ? 0 : sizeA) + (bOK ? 0 : sizeB) + (cOK ? 0 : sizeC)
-            if best == nil || cost < best!.cost { best = (cost, ko, mo, no, aOK, bOK, cOK) }
+            for mSplit in 0...mo.count { for nSplit in 0...no.count {
+                let (mi, ni) = (Array(mo[mSplit...]), Array(no[nSplit...]))
+                let calls = batchCount &* size(Array(mo[..<mSplit])) &* size(Array(no[..<nSplit]))
+                let work = size(mi) &* size(ni) &* k
+                if calls > 1 && (mSplit > 0 || nSplit > 0) && work < StepBinder.minLoopGemmWork { continue }
+                let aOK = matrix(rows: size(mi), cols: k, rowStride: fused(mi, in: a), colStride: fused(ko, in: a)) != nil
+                let bOK = matrix(rows: k, cols: size(ni), rowStride: fused(ko, in: b), colStride: fused(ni, in: b)) != nil
+                var cOK = true
+                if let c = fixedC { cOK = matrix(rows: size(mi), cols: size(ni), rowStride: fused(mi, in: c), colStride: fused(ni, in: c)) != nil }
+                let cost = (aOK ? 0 : sizeA) + (bOK ? 0 : sizeB) + (cOK ? 0 : sizeC) + (calls - batchCount) * StepBinder.callCost
+                if best == nil || cost < best!.cost {
+                    best = Plan(cost: cost, k: ko, m: mo, n: no, mSplit: mSplit, nSplit: nSplit, aOK: aOK, bOK: bOK, cOK: cOK)
+                }
+            } }
         } } }
         let choice = best!
         if !choice.aOK {
@@ -183,20 +206,22 @@ struct StepBinder {
                 copyOut = broadcastInto ?? fixedC
             }
         }
-        let (tA, lda) = matrix(rows: m, cols: k, rowStride: fused(choice.m, in: a), colStride: fused(choice.k, in: a))!
-        let (tB, ldb) = matrix(rows: k, cols: n, rowStride: fused(choice.k, in: b), colStride: fused(choice.n, in: b))!
-        let (tC, ldc) = matrix(rows: m, cols: n, rowStride: fused(choice.m, in: c), colStride: fused(choice.n, in: c))!
-        var call = GemmCall(batchSizes: batch.map { sizes[$0] }, batchStridesA: a.strides(over: batch),
-                            batchStridesB: b.strides(over: batch), batchStridesC: c.strides(over: batch),
-                            a: a.slot, b: b.slot, c: c.slot, m: m, n: n, k: k, transA: tA, transB: tB,
-                            lda: lda, ldb: ldb, ldc: ldc,
-                            parallel: batchCount > 1 && m &* n &* k < StepBinder.parallelGemmWork)
+        let loops = batch + Array(choice.m[..<choice.mSplit]) + Array(choice.n[..<choice.nSplit])
+        let mi = Array(choice.m[choice.mSplit...]), ni = Array(choice.n[choice.nSplit...])
+        let (mSize, nSize) = (size(mi), size(ni))
+        let (tA, lda) = matrix(rows: mSize, cols: k, rowStride: fused(mi, in: a), colStride: fused(choice.k, in: a))!
+        let (tB, ldb) = matrix(rows: k, cols: nSize, rowStride: fused(choice.k, in: b), colStride: fused(ni, in: b))!
+        let (tC, ldc) = matrix(rows: mSize, cols: nSize, rowStride: fused(mi, in: c), colStride: fused(ni, in: c))!
+        var call = GemmCall(batchSizes: loops.map { sizes[$0] }, batchStridesA: a.strides(over: loops),
+                            batchStridesB: b.strides(over: loops), batchStridesC: c.strides(over: loops),
+                            a: a.slot, b: b.slot, c: c.slot, m: mSize, n: nSize, k: k, transA: tA, transB: tB,
+                            lda: lda, ldb: ldb, ldc: ldc)
         if tC {
             // C is stored transposed: compute Cᵀ = Bᵀ Aᵀ.
             call = GemmCall(batchSizes: call.batchSizes, batchStridesA: call.batchStridesB,
                             batchStridesB: call.batchStridesA, batchStridesC: call.batchStridesC,
-                            a: b.slot, b: a.slot, c: c.slot, m: n, n: m, k: k, transA: !tB, transB: !tA,
-                            lda: ldb, ldb: lda, ldc: ldc, parallel: call.parallel)
+                            a: b.slot, b: a.slot, c: c.slot, m: nSize, n: mSize, k: k, transA: !tB, transB: !tA,
+                            lda: ldb, ldb: lda, ldc: ldc)
         }
         instructions.append(.gemm(call))
         if let dst = copyOut {

@@ -51,15 +51,25 @@ enum TensorKernels {
         var idx = [Int](repeating: 0, count: outer)
         var so = 0, dof = 0
         while true {
-            for i0 in 0..<n0 {
-                var sp = src + (so &+ i0 &* s0), tp = dst + (dof &+ i0 &* t0)
-                if add {
-                    for _ in 0..<n1 { tp.pointee += sp.pointee; sp += s1; tp += t1 }
-                } else if s1 == 1 && t1 == 1 && n1 >= 64 {
-                    tp.update(from: sp, count: n1)
-                } else {
-                    for _ in 0..<n1 { tp.pointee = sp.pointee; sp += s1; tp += t1 }
+            // Copies with a very short innermost run are unrolled: the loop overhead would
+            // otherwise cost more than the data movement (e.g. moving pairs in W4's permute).
+            if !add && n1 <= 4 {
+                var sp = src + so, tp = dst + dof
+                switch n1 {
+                case 1:
+                    for _ in 0..<n0 { tp[0] = sp[0]; sp += s0; tp += t0 }
+                case 2:
+                    for _ in 0..<n0 { tp[0] = sp[0]; tp[t1] = sp[s1]; sp += s0; tp += t0 }
+                case 3:
+                    for _ in 0..<n0 { tp[0] = sp[0]; tp[t1] = sp[s1]; tp[2 &* t1] = sp[2 &* s1]; sp += s0; tp += t0 }
+                default:
+                    for _ in 0..<n0 {
+                        tp[0] = sp[0]; tp[t1] = sp[s1]; tp[2 &* t1] = sp[2 &* s1]; tp[3 &* t1] = sp[3 &* s1]
+                        sp += s0; tp += t0
+                    }
                 }
+            } else {
+                transferInner(n0: n0, s0: s0, t0: t0, n1: n1, s1: s1, t1: t1, src: src + so, dst: dst + dof, add: add)
             }
             var k = outer - 1
             while k >= 0 {
@@ -71,6 +81,24 @@ enum TensorKernels {
                 k -= 1
             }
             if k < 0 { return }
+        }
+    }
+
+    /// The two innermost loops of `transfer`.
+    @inline(__always)
+    private static func transferInner<T: BLASScalar>(n0: Int, s0: Int, t0: Int, n1: Int, s1: Int, t1: Int,
+                                                     src: UnsafePointer<T>, dst: UnsafeMutablePointer<T>, add: Bool) {
+        do {
+            for i0 in 0..<n0 {
+                var sp = src + i0 &* s0, tp = dst + i0 &* t0
+                if add {
+                    for _ in 0..<n1 { tp.pointee += sp.pointee; sp += s1; tp += t1 }
+                } else if s1 == 1 && t1 == 1 && n1 >= 64 {
+                    tp.update(from: sp, count: n1)
+                } else {
+                    for _ in 0..<n1 { tp.pointee = sp.pointee; sp += s1; tp += t1 }
+                }
+            }
         }
     }
 
