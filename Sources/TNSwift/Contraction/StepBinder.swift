@@ -181,14 +181,21 @@ struct StepBinder {
             } }
         } } }
         let choice = best!
+        let miChoice = Array(choice.m[choice.mSplit...]), niChoice = Array(choice.n[choice.nSplit...])
+        // When C is stored transposed the GEMM runs as Cᵀ = Bᵀ Aᵀ; copies are then laid out
+        // so that BLAS reads them untransposed in that call (measurably faster for skinny C).
+        var transposedC = false
+        if let fc = fixedC, choice.cOK {
+            transposedC = matrix(rows: size(miChoice), cols: size(niChoice), rowStride: fused(miChoice, in: fc), colStride: fused(niChoice, in: fc))!.0
+        }
         if !choice.aOK {
-            let s = newScratch(labels: batch + choice.m + choice.k)
+            let s = newScratch(labels: batch + (transposedC ? choice.k + choice.m : choice.m + choice.k))
             instructions.append(.transfer(sizes: s.labels.map { sizes[$0] }, src: a.slot, srcStrides: a.strides(over: s.labels),
                                           dst: s.slot, dstStrides: s.strides))
             a = s
         }
         if !choice.bOK {
-            let s = newScratch(labels: batch + choice.k + choice.n)
+            let s = newScratch(labels: batch + (transposedC ? choice.n + choice.k : choice.k + choice.n))
             instructions.append(.transfer(sizes: s.labels.map { sizes[$0] }, src: b.slot, srcStrides: b.strides(over: s.labels),
                                           dst: s.slot, dstStrides: s.strides))
             b = s
@@ -207,7 +214,7 @@ struct StepBinder {
             }
         }
         let loops = batch + Array(choice.m[..<choice.mSplit]) + Array(choice.n[..<choice.nSplit])
-        let mi = Array(choice.m[choice.mSplit...]), ni = Array(choice.n[choice.nSplit...])
+        let (mi, ni) = (miChoice, niChoice)
         let (mSize, nSize) = (size(mi), size(ni))
         let (tA, lda) = matrix(rows: mSize, cols: k, rowStride: fused(mi, in: a), colStride: fused(choice.k, in: a))!
         let (tB, ldb) = matrix(rows: k, cols: nSize, rowStride: fused(choice.k, in: b), colStride: fused(ni, in: b))!
