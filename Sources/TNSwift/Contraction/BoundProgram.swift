@@ -16,6 +16,8 @@ final class BoundProgram<T: BLASScalar> {
     let key: [[Int]]
     /// Index of the first instruction of the last step (the ones that write the output).
     let lastStepStart: Int
+    /// Operand copies this program makes (see `CopyRecord`).
+    let copies: [CopyRecord]
     /// Intermediates by slot (kept alive by the program that points at them).
     let nodeBuffers: [Int: Workspace<T>]
 
@@ -24,8 +26,9 @@ final class BoundProgram<T: BLASScalar> {
 
     init(instructions: [PlanInstruction], owned: [Int: Workspace<T>], slotCount: Int,
          nodeLayouts: [Int: SlotLayout], key: [[Int]], lastStepStart: Int? = nil,
-         nodeBuffers: [Int: Workspace<T>]) {
+         nodeBuffers: [Int: Workspace<T>], copies: [CopyRecord] = []) {
         self.lastStepStart = lastStepStart ?? instructions.count
+        self.copies = copies
         bases = .allocate(capacity: Swift.max(1, slotCount))
         bases.initialize(repeating: UnsafeMutablePointer<T>(bitPattern: 64)!, count: Swift.max(1, slotCount))
         for (slot, buffer) in nodeBuffers where slot < slotCount { bases[slot] = buffer.pointer }

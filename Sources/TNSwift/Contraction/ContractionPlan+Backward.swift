@@ -4,6 +4,7 @@ extension ContractionPlan {
 
     func bindBackward(forward fwd: BoundProgram<T>, dyStrides: [Int], gradStrides: [[Int]?]) throws -> BoundProgram<T> {
         var binder = StepBinder(sizes: labelSizes, firstScratchSlot: firstScratchSlot)
+        binder.borrowable = fwd.copies
         let n = operandCount
         let inputs = (0..<n).map { operandLayout($0, strides: fwd.key[$0]) }
         let dy = outputLayout(strides: dyStrides, slot: dySlot)
@@ -42,7 +43,9 @@ extension ContractionPlan {
                 layouts[node] = nil
             }
         }
-        return BoundProgram(instructions: binder.instructions, owned: try ownedBuffers(binder, extra: extra),
+        var owned = try ownedBuffers(binder, extra: extra)
+        for (slot, forwardSlot) in binder.borrowed { owned[slot] = fwd.owned[forwardSlot] }
+        return BoundProgram(instructions: binder.instructions, owned: owned,
                             slotCount: binder.nextSlot, nodeLayouts: [:],
                             key: fwd.key + [dyStrides] + gradStrides.map { $0 ?? [-1] }, nodeBuffers: slotBuffers)
     }
@@ -91,16 +94,21 @@ extension ContractionPlan {
                 && forward != nil && Array(forward!.key.prefix(operandCount)) == strides
                 && (intermediateOperands.isEmpty || savedFingerprints == fingerprints(operands))
             if !saved {
-                // Recompute the intermediates (all steps but the last, which writes the output).
+                // Recompute: run the whole forward program (its intermediates and operand copies
+                // are what backward reads) into a throwaway output.
                 let fwd = (forward != nil && Array(forward!.key.prefix(operandCount)) == strides)
                     ? forward! : try bindForward(operandStrides: strides, outStrides: StridedView<T>.contiguousStrides(outputShape))
                 forward = fwd
-                if path.steps.count > 1 && !isEmpty {
-                    let partial = BoundProgram(instructions: Array(fwd.instructions.prefix(fwd.lastStepStart)),
-                                               owned: fwd.owned, slotCount: fwd.slotCount, nodeLayouts: fwd.nodeLayouts,
-                                               key: fwd.key, nodeBuffers: slotBuffers)
-                    for i in 0..<operandCount { partial.bases[i] = operands[i].base }
-                    partial.run()
+                if !path.steps.isEmpty && !isEmpty {
+                    let outStrides = fwd.key[operandCount]
+                    var lo = 0, hi = 0
+                    for (size, st) in zip(outputShape, outStrides) where size > 0 {
+                        if st < 0 { lo += (size - 1) * st } else { hi += (size - 1) * st }
+                    }
+                    let throwaway = try Workspace<T>(count: hi - lo + 1)
+                    for i in 0..<operandCount { fwd.bases[i] = operands[i].base }
+                    fwd.bases[outputSlot] = throwaway.pointer - lo
+                    fwd.run()
                 }
                 savedOperands = operands.map { UnsafeMutableRawPointer($0.base) }
                 savedStrides = strides

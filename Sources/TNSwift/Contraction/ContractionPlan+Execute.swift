@@ -52,7 +52,7 @@ extension ContractionPlan {
         }
         return BoundProgram(instructions: binder.instructions, owned: try ownedBuffers(binder),
                             slotCount: binder.nextSlot, nodeLayouts: layouts, key: operandStrides + [outStrides],
-                            lastStepStart: lastStepStart, nodeBuffers: slotBuffers)
+                            lastStepStart: lastStepStart, nodeBuffers: slotBuffers, copies: binder.copies)
     }
 
     /// Intermediates keyed by their slot.

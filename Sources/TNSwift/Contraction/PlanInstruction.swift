@@ -13,6 +13,18 @@ enum PlanInstruction {
     case gemm(GemmCall)
 }
 
+/// A copy of a tensor into a contiguous scratch layout, made while binding: backward reuses
+/// the forward's copies of tensors that are unchanged between the two runs.
+struct CopyRecord {
+    var src: Int
+    var sizes: [Int], srcStrides: [Int], dstStrides: [Int]
+    var slot: Int
+
+    func matches(_ o: CopyRecord) -> Bool {
+        src == o.src && sizes == o.sizes && srcStrides == o.srcStrides && dstStrides == o.dstStrides
+    }
+}
+
 /// `C[b] = op(A[b]) * op(B[b])` for every batch index b, row-major. Batches run across the
 /// workers; a single large GEMM is split into blocks of C.
 struct GemmCall {

@@ -26,12 +26,22 @@ struct StepBinder {
 
     /// Scratch slots requested while binding: (slot, element count).
     var scratch: [(slot: Int, count: Int)] = []
+    /// Operand copies this binding makes (the forward's are offered to its backward).
+    var copies: [CopyRecord] = []
+    /// Copies made by the forward run, which a backward binding may read instead of copying.
+    var borrowable: [CopyRecord] = []
+    /// Slots of this binding that are the forward program's copies: slot → forward slot.
+    var borrowed: [Int: Int] = [:]
     var nextSlot: Int
     var instructions: [PlanInstruction] = []
+
+    /// Slots from here on are this binding's scratch (their numbers mean nothing elsewhere).
+    let firstScratchSlot: Int
 
     init(sizes: [Int], firstScratchSlot: Int) {
         self.sizes = sizes
         self.nextSlot = firstScratchSlot
+        self.firstScratchSlot = firstScratchSlot
     }
 
     private func size(_ labels: [Int]) -> Int { labels.reduce(1) { $0 &* sizes[$1] } }
@@ -174,7 +184,10 @@ struct StepBinder {
                 let bOK = matrix(rows: k, cols: size(ni), rowStride: fused(ko, in: b), colStride: fused(ni, in: b)) != nil
                 var cOK = true
                 if let c = fixedC { cOK = matrix(rows: size(mi), cols: size(ni), rowStride: fused(mi, in: c), colStride: fused(ni, in: c)) != nil }
-                let cost = (aOK ? 0 : sizeA) + (bOK ? 0 : sizeB) + (cOK ? 0 : sizeC) + (calls - batchCount) * StepBinder.callCost
+                // A copy the forward run already made costs nothing.
+                let aCost = aOK || borrowableLayout(a, [batch + mo + ko, batch + ko + mo]) != nil ? 0 : sizeA
+                let bCost = bOK || borrowableLayout(b, [batch + ko + no, batch + no + ko]) != nil ? 0 : sizeB
+                let cost = aCost + bCost + (cOK ? 0 : sizeC) + (calls - batchCount) * StepBinder.callCost
                 if best == nil || cost < best!.cost {
                     best = Plan(cost: cost, k: ko, m: mo, n: no, mSplit: mSplit, nSplit: nSplit, aOK: aOK, bOK: bOK, cOK: cOK)
                 }
@@ -189,16 +202,12 @@ struct StepBinder {
             transposedC = matrix(rows: size(miChoice), cols: size(niChoice), rowStride: fused(miChoice, in: fc), colStride: fused(niChoice, in: fc))!.0
         }
         if !choice.aOK {
-            let s = newScratch(labels: batch + (transposedC ? choice.k + choice.m : choice.m + choice.k))
-            instructions.append(.transfer(sizes: s.labels.map { sizes[$0] }, src: a.slot, srcStrides: a.strides(over: s.labels),
-                                          dst: s.slot, dstStrides: s.strides))
-            a = s
+            let layouts = [batch + choice.m + choice.k, batch + choice.k + choice.m]
+            a = copied(a, into: borrowableLayout(a, layouts) ?? layouts[transposedC ? 1 : 0])
         }
         if !choice.bOK {
-            let s = newScratch(labels: batch + (transposedC ? choice.n + choice.k : choice.k + choice.n))
-            instructions.append(.transfer(sizes: s.labels.map { sizes[$0] }, src: b.slot, srcStrides: b.strides(over: s.labels),
-                                          dst: s.slot, dstStrides: s.strides))
-            b = s
+            let layouts = [batch + choice.k + choice.n, batch + choice.n + choice.k]
+            b = copied(b, into: borrowableLayout(b, layouts) ?? layouts[transposedC ? 1 : 0])
         }
         let c: SlotLayout
         var copyOut: SlotLayout? = nil
@@ -239,6 +248,37 @@ struct StepBinder {
             return dst
         }
         return c
+    }
+
+    /// The first of `layouts` (label orders) in which the forward run already copied `t`.
+    private func borrowableLayout(_ t: SlotLayout, _ layouts: [[Int]]) -> [Int]? {
+        guard t.slot < firstScratchSlot, !borrowable.isEmpty else { return nil }
+        return layouts.first { labels in borrowable.contains { $0.matches(copyRecord(t, labels)) } }
+    }
+
+    private func copyRecord(_ t: SlotLayout, _ labels: [Int]) -> CopyRecord {
+        CopyRecord(src: t.slot, sizes: labels.map { sizes[$0] }, srcStrides: t.strides(over: labels),
+                   dstStrides: SlotLayout.contiguous(slot: 0, labels: labels, sizes: sizes).strides, slot: 0)
+    }
+
+    /// A contiguous copy of `t` with `labels` in this order. When the forward program already
+    /// made exactly this copy (same source slot and strides), backward borrows it instead.
+    private mutating func copied(_ t: SlotLayout, into labels: [Int]) -> SlotLayout {
+        let copy = copyRecord(t, labels)
+        // Only copies of operands and intermediates are shared: scratch slots are per binding.
+        let shareable = t.slot < firstScratchSlot
+        if shareable, let made = borrowable.first(where: { $0.matches(copy) }) {
+            let slot = nextSlot
+            nextSlot += 1
+            borrowed[slot] = made.slot
+            return .contiguous(slot: slot, labels: labels, sizes: sizes)
+        }
+        let s = newScratch(labels: labels)
+        instructions.append(.transfer(sizes: copy.sizes, src: t.slot, srcStrides: copy.srcStrides, dst: s.slot, dstStrides: s.strides))
+        if shareable {
+            copies.append(CopyRecord(src: copy.src, sizes: copy.sizes, srcStrides: copy.srcStrides, dstStrides: copy.dstStrides, slot: s.slot))
+        }
+        return s
     }
 
     /// A scratch slot created before its labels were known gets its real size.
