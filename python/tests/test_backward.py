@@ -317,3 +317,25 @@ def test_operand_modified_between_forward_and_backward_is_noticed():
                 np.einsum("ad,ab,bc->cd", dy, ops[0], ops[1])]
     for got, want in zip(grads, expected):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_recompute_after_forward_into_strided_out():
+    """Backward recomputes into a throwaway output laid out like the last forward's `out`
+    (here a reversed, transposed view) and reads the operand copies that run made."""
+    rng = np.random.default_rng(12)
+    eq = "nij,aik,bjk->nab"
+    shapes = [(6, 5, 4), (3, 5, 2), (7, 4, 2)]
+    ops = [rng.standard_normal(s) for s in shapes]
+    expr = tnswift.contract_expression(eq, *shapes, dtype="float64")
+    out_base = np.zeros((7, 3, 6))
+    out = out_base.transpose(2, 1, 0)[::-1]          # shape (6, 3, 7), negative stride
+    expr(*ops, out=out)
+    np.testing.assert_allclose(out, np.einsum(eq, *ops), rtol=1e-12, atol=1e-12)
+    ops[1] += 0.5                                    # in place: the kept intermediates are stale
+    dy = rng.standard_normal((6, 3, 7))
+    grads = expr.backward(dy, *ops)
+    expected = [np.einsum("nab,aik,bjk->nij", dy, ops[1], ops[2]),
+                np.einsum("nab,nij,bjk->aik", dy, ops[0], ops[2]),
+                np.einsum("nab,nij,aik->bjk", dy, ops[0], ops[1])]
+    for got, want in zip(grads, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
