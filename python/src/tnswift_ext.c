@@ -1177,7 +1177,8 @@ static PyMethodDef module_methods[] = {
      "version()\n--\n\nReturn (library version, BLAS configuration) as two strings."},
     {"set_num_threads", mod_set_num_threads, METH_O,
      "set_num_threads(n, /)\n--\n\n"
-     "Set the number of BLAS threads (n <= 0 leaves it unchanged); return the previous number."},
+     "Set the number of threads the engine spreads GEMMs over (OpenBLAS itself runs\n"
+     "single-threaded); n <= 0 leaves it unchanged. Returns the previous number."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -225,3 +225,13 @@ def test_greedy_random_networks_correct():
         res = tnswift.einsum(eq, *ops, optimize="greedy")
         msg = close_error(res, ref, mag, 1e-10)
         assert msg is None, f"{eq}: {msg}"
+
+
+def test_path_without_pairwise_steps_has_opt_einsums_form():
+    """One operand, or the memory-limit fallback, is one step over every operand."""
+    path, _ = tnswift.contract_path("ij->j", (3, 4), shapes=True)
+    assert path == [(0,)]
+    path, info = tnswift.contract_path("ab,bc,cd->ad", (8, 12), (12, 14), (14, 16), shapes=True,
+                                       memory_limit=10)
+    assert path == [(0, 1, 2)]
+    assert info.opt_cost == info.naive_cost

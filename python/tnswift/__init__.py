@@ -6,7 +6,7 @@ Main entry points:
 - :func:`contract_path` — the plan and its cost report, without running it.
 - :func:`contract_expression` — plan once for fixed shapes, call many times; gradients included.
 - :func:`ncon` — tensor networks in the ncon convention.
-- :func:`set_num_threads` — BLAS threads used by the engine.
+- :func:`set_num_threads` — threads the engine spreads GEMMs over.
 
 Every error is a :class:`TNError`; the subclasses also derive from the matching built-in
 exception (``ShapeError`` is a ``ValueError``, ``DTypeError`` a ``TypeError``, ...).

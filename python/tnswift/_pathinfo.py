@@ -9,7 +9,7 @@ class PathInfo:
     """Cost summary of a contraction plan (opt_einsum's ``PathInfo`` counterpart).
 
     ``str(info)`` is the engine's report. Attributes: ``eq`` (the subscripts as planned),
-    ``path`` (list of position pairs, opt_einsum form), ``opt_cost`` and ``naive_cost``
+    ``path`` (list of position tuples, opt_einsum form), ``opt_cost`` and ``naive_cost``
     (FLOPs, counted as opt_einsum counts them), ``largest_intermediate`` (elements),
     ``speedup`` (naive_cost / opt_cost), ``shapes`` (planned operand shapes).
     """
@@ -20,7 +20,9 @@ class PathInfo:
     def __init__(self, eq, plan):
         numbers = plan.info()
         self.eq = eq
-        self.path = [tuple(pair) for pair in plan.path]
+        # No pairwise step (one operand, or the memory-limit fallback that contracts all
+        # operands in one loop): opt_einsum writes that as one step over every operand.
+        self.path = [tuple(pair) for pair in plan.path] or [tuple(range(plan.n_operands))]
         self.opt_cost = numbers["opt_flops"]
         self.naive_cost = numbers["naive_flops"]
         self.largest_intermediate = numbers["largest_intermediate"]

@@ -140,8 +140,9 @@ tn_status tn_einsum(const char *subscripts, int64_t n_operands, const tn_tensor 
     any run). Lets tests prove that inputs are read in place. */
 tn_status tn_plan_last_operand_address(const tn_plan *plan, int64_t i, uintptr_t *address);
 
-/** Number of BLAS threads (0 or less leaves it unchanged); *previous receives the old value
-    (previous may be NULL). */
+/** Number of threads the engine spreads GEMMs over (OpenBLAS itself is kept single-threaded;
+    the default is OpenBLAS's default, which honours OPENBLAS_NUM_THREADS). 0 or less leaves it
+    unchanged; *previous receives the old value (previous may be NULL). */
 tn_status tn_set_num_threads(int64_t n, int64_t *previous);
 
 #ifdef __cplusplus
