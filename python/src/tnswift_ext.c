@@ -648,6 +648,23 @@ plan_finish(tn_module_state *st, PyTypeObject *type, tn_plan *handle, int dtype,
     return (PyObject *)self;
 }
 
+/* Pointers to each row of a flattened table (row i has ndims[i] entries); PyMem_Free it.
+   NULL with MemoryError set when allocation fails. */
+static const int64_t **
+row_pointers(const int64_t *flat, const int64_t *ndims, Py_ssize_t n)
+{
+    const int64_t **rows = PyMem_Malloc(((size_t)n + 1) * sizeof(int64_t *));
+    if (rows == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        rows[i] = flat;
+        flat += ndims[i];
+    }
+    return rows;
+}
+
 static PyObject *
 Plan_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
@@ -680,16 +697,10 @@ Plan_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     if (read_int_table(st, shapes, "shapes", &n, &ndims, &flat) < 0) {
         return NULL;
     }
-    const int64_t **rows = PyMem_Malloc(((size_t)n + 1) * sizeof(int64_t *));
+    const int64_t **rows = row_pointers(flat, ndims, n);
     PyObject *result = NULL;
     if (rows == NULL) {
-        PyErr_NoMemory();
         goto done;
-    }
-    const int64_t *cursor = flat;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        rows[i] = cursor;
-        cursor += ndims[i];
     }
     tn_plan *handle = NULL;
     tn_status s;
@@ -747,17 +758,10 @@ Plan_from_ncon(PyTypeObject *type, PyObject *args, PyObject *kwargs)
             goto done;
         }
     }
-    rows = PyMem_Malloc(((size_t)n + 1) * sizeof(int64_t *));
-    label_rows = PyMem_Malloc(((size_t)n + 1) * sizeof(int64_t *));
-    if (rows == NULL || label_rows == NULL) {
-        PyErr_NoMemory();
+    rows = row_pointers(flat, ndims, n);
+    label_rows = rows == NULL ? NULL : row_pointers(label_flat, ndims, n);
+    if (label_rows == NULL) {
         goto done;
-    }
-    Py_ssize_t offset = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        rows[i] = flat + offset;
-        label_rows[i] = label_flat + offset;
-        offset += ndims[i];
     }
     tn_plan *handle = NULL;
     tn_status s;
