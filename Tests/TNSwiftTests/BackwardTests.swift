@@ -46,6 +46,8 @@ final class BackwardTests: XCTestCase {
         try check("ij,ij->", [[2, 1], [1, 3]])
         try check("abc,cd,de->abe", [[4, 5, 6], [6, 7], [7, 3]])
         try check("ij,jk->ik", [[40, 50], [50, 30]])
+        try check("abc,cd->d", [[4, 5, 6], [6, 20]])      // one-sided sums in a GEMM-sized step
+        try check("ab,bc->c", [[1, 50], [50, 60]])        // broadcast row
     }
 
     func testDirectFallbackGradients() throws {

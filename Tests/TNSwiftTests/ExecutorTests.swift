@@ -38,6 +38,11 @@ final class ExecutorTests: XCTestCase {
         try check("ij,jk->ik", [[0, 3], [3, 4]])
         try check("bij,bjk->bik", [[7, 9, 11], [7, 11, 13]])
         try check("abc,cd,de->abe", [[5, 6, 7], [7, 8], [8, 9]])
+        // GEMM-sized steps whose operands have labels summed on one side only, or broadcast.
+        try check("abc,cd->d", [[8, 9, 10], [10, 30]])
+        try check("abc,cd->ad", [[8, 9, 10], [10, 30]])
+        try check("ab,cd->", [[20, 30], [40, 50]])
+        try check("abc,bcd->ad", [[20, 1, 40], [30, 40, 5]])
     }
 
     func testGeneratedEquationsAgainstReference() throws {

@@ -140,15 +140,13 @@ struct StepBinder {
 
         // Labels only one operand has and the output lacks are summed first.
         var a = a0, b = b0
-        let onlyA = a0.labels.filter { !lb.contains($0) && !lc.contains($0) }
-        if !onlyA.isEmpty {
-            a = bindUnary(a0, .free(slot: newScratch(labels: []).slot, labels: sorted(a0.labels.filter { !onlyA.contains($0) }, by: a0)))
-            fixScratchSize(a)
-        }
-        let onlyB = b0.labels.filter { !la.contains($0) && !lc.contains($0) }
-        if !onlyB.isEmpty {
-            b = bindUnary(b0, .free(slot: newScratch(labels: []).slot, labels: sorted(b0.labels.filter { !onlyB.contains($0) }, by: b0)))
-            fixScratchSize(b)
+        for (operand, other) in [(0, lb), (1, la)] {
+            let t = operand == 0 ? a0 : b0
+            let summed = t.labels.filter { !other.contains($0) && !lc.contains($0) }
+            guard !summed.isEmpty else { continue }
+            let kept = sorted(t.labels.filter { !summed.contains($0) }, by: t)
+            let reduced = bindUnary(t, .free(slot: newScratch(labels: kept).slot, labels: kept))
+            if operand == 0 { a = reduced } else { b = reduced }
         }
         let batch = a.labels.filter { lb.contains($0) && lc.contains($0) }
         let mGroup = a.labels.filter { !lb.contains($0) && lc.contains($0) }
@@ -276,15 +274,10 @@ struct StepBinder {
         let s = newScratch(labels: labels)
         instructions.append(.transfer(sizes: copy.sizes, src: t.slot, srcStrides: copy.srcStrides, dst: s.slot, dstStrides: s.strides))
         if shareable {
-            copies.append(CopyRecord(src: copy.src, sizes: copy.sizes, srcStrides: copy.srcStrides, dstStrides: copy.dstStrides, slot: s.slot))
+            var record = copy
+            record.slot = s.slot
+            copies.append(record)
         }
         return s
-    }
-
-    /// A scratch slot created before its labels were known gets its real size.
-    private mutating func fixScratchSize(_ layout: SlotLayout) {
-        if let i = scratch.firstIndex(where: { $0.slot == layout.slot }) {
-            scratch[i].count = Swift.max(1, size(layout.labels))
-        }
     }
 }
