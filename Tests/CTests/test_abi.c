@@ -532,8 +532,29 @@ static void test_repeated_calls_with_changing_layouts(void) {
     tn_plan_destroy(plan);
 }
 
+/* A gradient requested through a reversed view, then not requested at all: the two calls
+   must not share a bound backward program. */
+static void test_backward_requested_then_not(void) {
+    int64_t n[] = {5}, nd[] = {1, 1}, one = 1, minus = -1;
+    const int64_t *shapes[] = {n, n};
+    tn_plan *plan = NULL;
+    CHECK_OK(tn_plan_create("i,i->i", 2, nd, shapes, TN_FLOAT64, NULL, &plan));
+    double x[5] = {1, 2, 3, 4, 5}, y[5] = {5, 4, 3, 2, 1}, dy[5] = {1, 1, 1, 1, 1}, gx[5], gy[5];
+    tn_tensor ops[] = {{x, 1, n, &one}, {y, 1, n, &one}}, d = {dy, 1, n, NULL};
+    tn_tensor grads[] = {{gx + 4, 1, n, &minus}, {gy, 1, n, NULL}};
+    CHECK_OK(tn_plan_backward(plan, &d, ops, grads));
+    CHECK(gx[4] == y[0] && gx[0] == y[4], "gradient written through a reversed view");
+    tn_tensor some[] = {{NULL, 1, n, &minus}, {gy, 1, n, NULL}};
+    for (int i = 0; i < 5; i++) { gy[i] = 0; gx[i] = -7; }
+    CHECK_OK(tn_plan_backward(plan, &d, ops, some));
+    CHECK(gy[0] == x[0] && gy[4] == x[4], "only the requested gradient");
+    CHECK(gx[0] == -7 && gx[4] == -7, "the buffer of the earlier call is left alone");
+    tn_plan_destroy(plan);
+}
+
 int main(void) {
     test_version();
+    test_backward_requested_then_not();
     test_repeated_calls_with_changing_layouts();
     test_matmul_f64();
     test_matmul_f32_strided();

@@ -2,6 +2,12 @@ extension ContractionPlan {
     /// Operand i repeats a label (its gradient lives on a diagonal, so the rest is zeroed).
     func hasDiagonal(_ i: Int) -> Bool { operandDims[i].contains { $0.count > 1 } }
 
+    /// What a backward program is bound for: the forward's strides, dy's, and for each operand
+    /// whether its gradient is wanted (a leading 1 or 0) and its strides.
+    func backwardKey(_ fwd: BoundProgram<T>, _ dyStrides: [Int], _ gradStrides: [[Int]?]) -> [[Int]] {
+        fwd.key + [dyStrides] + gradStrides.map { $0.map { [1] + $0 } ?? [0] }
+    }
+
     func bindBackward(forward fwd: BoundProgram<T>, dyStrides: [Int], gradStrides: [[Int]?]) throws -> BoundProgram<T> {
         var binder = StepBinder(sizes: labelSizes, firstScratchSlot: firstScratchSlot)
         binder.borrowable = fwd.copies
@@ -47,7 +53,7 @@ extension ContractionPlan {
         for (slot, forwardSlot) in binder.borrowed { owned[slot] = fwd.owned[forwardSlot] }
         return BoundProgram(instructions: binder.instructions, owned: owned,
                             slotCount: binder.nextSlot, nodeLayouts: [:],
-                            key: fwd.key + [dyStrides] + gradStrides.map { $0 ?? [-1] }, nodeBuffers: slotBuffers)
+                            key: backwardKey(fwd, dyStrides, gradStrides), nodeBuffers: slotBuffers)
     }
 
     /// Gradients of `sum(out * dy)` with respect to the operands whose `grads` entry is given.
@@ -115,7 +121,7 @@ extension ContractionPlan {
                 if !intermediateOperands.isEmpty { savedFingerprints = fingerprints(operands) }
             }
             let gradStrides = grads.map { $0?.strides }
-            let key = forward!.key + [dy.strides] + gradStrides.map { $0 ?? [-1] }
+            let key = backwardKey(forward!, dy.strides, gradStrides)
             if backwardProgram == nil || backwardProgram!.key != key {
                 backwardProgram = try bindBackward(forward: forward!, dyStrides: dy.strides, gradStrides: gradStrides)
             }
