@@ -80,7 +80,10 @@ extension ContractionPlan {
         }
         let given = grads.compactMap { $0 }
         let inputsRead = operands + [dy]
-        if given.contains(where: { g in Overlap.any(g, inputsRead) || Overlap.any(g, given.filter { $0.base != g.base }) }) {
+        let aliased = given.indices.contains { i in
+            Overlap.any(given[i], inputsRead) || Overlap.any(given[i], given.indices.filter { $0 != i }.map { given[$0] })
+        }
+        if aliased {
             // Gradients that alias inputs are computed in fresh memory, then copied.
             let temps = try grads.map { g in try g.map { try Workspace<T>(count: $0.count) } }
             let views = zip(grads, temps).map { g, t in g.map { StridedView(contiguous: t!.pointer, shape: $0.shape) } }
