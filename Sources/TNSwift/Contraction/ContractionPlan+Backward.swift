@@ -86,11 +86,14 @@ extension ContractionPlan {
         if aliased {
             // Gradients that alias inputs are computed in fresh memory, then copied.
             let temps = try grads.map { g in try g.map { try Workspace<T>(count: $0.count) } }
-            let views = zip(grads, temps).map { g, t in g.map { StridedView(contiguous: t!.pointer, shape: $0.shape) } }
-            try backward(dy: dy, operands: operands, grads: views)
-            for (g, v) in zip(grads, views) {
-                if let g, let v {
-                    TensorKernels.transfer(sizes: g.shape, src: v.base, srcStrides: v.strides, dst: g.base, dstStrides: g.strides, accumulate: false)
+            // The views point into `temps`: keep them alive until the copies are done.
+            try withExtendedLifetime(temps) {
+                let views = zip(grads, temps).map { g, t in g.map { StridedView(contiguous: t!.pointer, shape: $0.shape) } }
+                try backward(dy: dy, operands: operands, grads: views)
+                for (g, v) in zip(grads, views) {
+                    if let g, let v {
+                        TensorKernels.transfer(sizes: g.shape, src: v.base, srcStrides: v.strides, dst: g.base, dstStrides: g.strides, accumulate: false)
+                    }
                 }
             }
             return
@@ -115,9 +118,11 @@ extension ContractionPlan {
                         if st < 0 { lo += (size - 1) * st } else { hi += (size - 1) * st }
                     }
                     let throwaway = try Workspace<T>(count: hi - lo + 1)
-                    for i in 0..<operandCount { fwd.bases[i] = operands[i].base }
-                    fwd.bases[outputSlot] = throwaway.pointer - lo
-                    fwd.run()
+                    withExtendedLifetime(throwaway) {
+                        for i in 0..<operandCount { fwd.bases[i] = operands[i].base }
+                        fwd.bases[outputSlot] = throwaway.pointer - lo
+                        fwd.run()
+                    }
                 }
                 savedOperands = operands.map { UnsafeMutableRawPointer($0.base) }
                 savedStrides = strides

@@ -78,10 +78,12 @@ extension ContractionPlan {
         if Overlap.any(out, operands) {
             // Compute into fresh memory, then copy: the inputs stay intact while they are read.
             let temp = try Workspace<T>(count: out.count)
-            let view = StridedView(contiguous: temp.pointer, shape: outputShape)
-            try execute(operands, into: view)
-            TensorKernels.transfer(sizes: out.shape, src: temp.pointer, srcStrides: view.strides, dst: out.base,
-                                   dstStrides: out.strides, accumulate: false)
+            try withExtendedLifetime(temp) {
+                let view = StridedView(contiguous: temp.pointer, shape: outputShape)
+                try execute(operands, into: view)
+                TensorKernels.transfer(sizes: out.shape, src: temp.pointer, srcStrides: view.strides, dst: out.base,
+                                       dstStrides: out.strides, accumulate: false)
+            }
             withLock { lastCall = nil }   // it described the temporary output
             return
         }
