@@ -1,0 +1,102 @@
+/// Steps shared by `SVD`, `QR` and the randomized SVD: argument checks, row copies, LAPACK
+/// workspace sizes, and a GEMM split over the engine's workers.
+enum LinalgKernels {
+    /// Checks a row-major matrix argument given as a buffer and returns its row stride
+    /// (`rowStride` or, when nil, `columns`).
+    /// - Throws: `TNError.shape` for negative sizes, a row stride below `columns`, or sizes
+    ///   beyond LAPACK's 32-bit integers; `TNError.memory` when the extent overflows.
+    static func checkMatrix(_ operation: String, rows: Int, columns: Int, rowStride: Int?) throws -> Int {
+        guard rows >= 0, columns >= 0 else {
+            throw TNError.shape("\(operation): a matrix cannot have a negative size (got \(rows)×\(columns))")
+        }
+        guard rows <= Int(Int32.max), columns <= Int(Int32.max) else {
+            throw TNError.shape("\(operation): a \(rows)×\(columns) matrix exceeds LAPACK's 32-bit sizes")
+        }
+        let stride = rowStride ?? columns
+        guard stride >= columns else {
+            throw TNError.shape("\(operation): the row stride \(stride) is smaller than the number of columns \(columns)")
+        }
+        _ = try checkedProduct([rows, columns], what: "a \(rows)×\(columns) matrix")
+        if rows > 1 { _ = try checkedProduct([rows - 1, stride], what: "a matrix with \(rows) rows of stride \(stride)") }
+        return stride
+    }
+
+    /// Throws `TNError.value` naming the first NaN or infinity of a row-major matrix.
+    /// - Complexity: O(rows · columns).
+    static func checkFinite<T: BLASScalar>(_ operation: String, rows: Int, columns: Int,
+                                           values: UnsafePointer<T>, rowStride: Int) throws {
+        var row = values
+        for i in 0..<rows {
+            for j in 0..<columns where !row[j].isFinite {
+                throw TNError.value("\(operation): the \(rows)×\(columns) input has a non-finite value (\(row[j])) at row \(i), column \(j)")
+            }
+            row += rowStride
+        }
+    }
+
+    /// Copies a row-major matrix with row stride `rowStride` into dense rows at `dst`.
+    static func copyRows<T: BLASScalar>(rows: Int, columns: Int, from src: UnsafePointer<T>, rowStride: Int,
+                                        to dst: UnsafeMutablePointer<T>) {
+        if rowStride == columns || rows == 1 {
+            dst.update(from: src, count: rows &* columns)
+            return
+        }
+        for i in 0..<rows {
+            (dst + i &* columns).update(from: src + i &* rowStride, count: columns)
+        }
+    }
+
+    /// Turns a LAPACK workspace query's answer into an element count (padded: a `Float` answer
+    /// above 2^24 is rounded and must not come back smaller than LAPACK meant).
+    /// - Throws: `TNError.memory` when the size does not fit LAPACK's 32-bit integers,
+    ///   `TNError.value` for an answer that is not a size.
+    static func workspaceSize<T: BLASScalar>(_ answer: T, routine: String) throws -> Int {
+        let w = Double(answer)
+        guard w.isFinite, w >= 0 else { throw TNError.value("LAPACK \(routine) returned the workspace size \(w)") }
+        let padded = (w * (1 + 1e-6)).rounded(.up)
+        guard padded <= Double(Int32.max) else {
+            throw TNError.memory("LAPACK \(routine) needs a workspace of \(w) elements, beyond its 32-bit sizes")
+        }
+        return Swift.max(1, Int(padded))
+    }
+
+    /// Room for `count` LAPACK integers, owned by the returned workspace.
+    /// - Throws: `TNError.memory` when it cannot be allocated.
+    static func integerWorkspace<T: BLASScalar>(count: Int, as _: T.Type) throws -> (owner: Workspace<T>, pointer: UnsafeMutablePointer<Int32>) {
+        let bytes = try checkedProduct([Swift.max(count, 1), MemoryLayout<Int32>.stride], what: "an integer workspace")
+        let owner = try Workspace<T>(count: (bytes + MemoryLayout<T>.stride - 1) / MemoryLayout<T>.stride)
+        let pointer = UnsafeMutableRawPointer(owner.pointer).bindMemory(to: Int32.self, capacity: Swift.max(count, 1))
+        return (owner, pointer)
+    }
+
+    /// The error for a negative LAPACK `INFO` (an argument LAPACK rejected): a bug here, reported
+    /// instead of trapping.
+    static func rejectedArgument(_ routine: String, _ info: Int32) -> TNError {
+        TNError.value("LAPACK \(routine) rejected its argument \(-info) (an internal error in tnswift)")
+    }
+
+    /// Row-major `C = op(A) * op(B)` (m×n, inner size k), split into blocks of rows or columns
+    /// of C over `ThreadSettings.workers` when large (OpenBLAS itself runs single-threaded).
+    static func gemm<T: BLASScalar>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                                    a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
+                                    c: UnsafeMutablePointer<T>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        let workers = ThreadSettings.workers
+        let split = workers > 1 && m &* n &* k >= StepBinder.parallelGemmWork ? workers : 1
+        let alongRows = m >= n
+        let extent = alongRows ? m : n
+        let blocks = Swift.min(split, Swift.max(1, extent / 16))
+        TensorKernels.forEach(blocks, parallel: blocks > 1) { part in
+            let lo = extent * part / blocks, hi = extent * (part + 1) / blocks
+            if alongRows {
+                T.gemm(transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: 1,
+                       a: a + (transA ? lo : lo &* lda), lda: lda, b: b, ldb: ldb, beta: 0,
+                       c: c + lo &* ldc, ldc: ldc)
+            } else {
+                T.gemm(transA: transA, transB: transB, m: m, n: hi - lo, k: k, alpha: 1,
+                       a: a, lda: lda, b: b + (transB ? lo &* ldb : lo), ldb: ldb, beta: 0,
+                       c: c + lo, ldc: ldc)
+            }
+        }
+    }
+}
