@@ -249,3 +249,14 @@ def test_nasty_calls_do_not_crash(tmp_path):
     # the legal ones must work
     for name in ("many_labels", "memory_limit_max", "nan_inf_values"):
         assert results[name] == "ok", f"{name}: {results[name]}"
+
+
+def test_gemm_beyond_blas_32_bit_sizes_is_an_error_not_a_crash():
+    """Broadcast views can describe GEMMs of more than 2^31 rows without using memory; OpenBLAS
+    takes 32-bit sizes, so the engine must refuse them with a clear error."""
+    a = np.broadcast_to(np.ones((1, 4), np.float32), (2**31, 4))
+    b = np.ones((4, 3), np.float32)
+    out = np.lib.stride_tricks.as_strided(np.zeros(3, np.float32), shape=(2**31, 3), strides=(0, 4))
+    expr = tnswift.contract_expression("ij,jk->ik", a.shape, b.shape)
+    with pytest.raises(tnswift.TNError, match="32-bit"):
+        expr(a, b, out=out)

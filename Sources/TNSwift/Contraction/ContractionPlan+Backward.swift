@@ -44,7 +44,7 @@ extension ContractionPlan {
                         target = .free(slot: dnodeSlot(p), labels: nodeLabels[p]!)
                         extra.append((dnodeSlot(p), Swift.max(1, nodeLabels[p]!.reduce(1) { $0 * labelSizes[$1] })))
                     }
-                    dLayouts[p] = binder.bindPair(dC, layouts[q]!, target)
+                    dLayouts[p] = try binder.bindPair(dC, layouts[q]!, target)
                 }
                 layouts[node] = nil
             }

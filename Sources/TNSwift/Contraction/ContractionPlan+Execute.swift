@@ -47,7 +47,7 @@ extension ContractionPlan {
                 let node = operandCount + s
                 if s == last { lastStepStart = binder.instructions.count }
                 let target: StepBinder.Target = s == last ? .fixed(out) : .free(slot: nodeSlot(node), labels: nodeLabels[node]!)
-                layouts[node] = binder.bindPair(layouts[x]!, layouts[y]!, target)
+                layouts[node] = try binder.bindPair(layouts[x]!, layouts[y]!, target)
             }
         }
         return BoundProgram(instructions: binder.instructions, owned: try ownedBuffers(binder),

@@ -132,7 +132,9 @@ struct StepBinder {
     }
 
     /// Emits one pairwise step `target = Σ a * b`. Returns the output layout.
-    mutating func bindPair(_ a0: SlotLayout, _ b0: SlotLayout, _ target: Target) -> SlotLayout {
+    /// - Throws: `TNError.memory` when a GEMM dimension or leading dimension exceeds the 32-bit
+    ///   integers OpenBLAS takes (possible with broadcast views that occupy no memory).
+    mutating func bindPair(_ a0: SlotLayout, _ b0: SlotLayout, _ target: Target) throws -> SlotLayout {
         let cLabels = target.labels
         let la = Set(a0.labels), lb = Set(b0.labels), lc = Set(cLabels)
         let work = size(Array(la.union(lb).union(lc)))
@@ -236,6 +238,10 @@ struct StepBinder {
                             batchStridesB: call.batchStridesA, batchStridesC: call.batchStridesC,
                             a: b.slot, b: a.slot, c: c.slot, m: nSize, n: mSize, k: k, transA: !tB, transB: !tA,
                             lda: ldb, ldb: lda, ldc: ldc)
+        }
+        let limit = Int(Int32.max)
+        guard [call.m, call.n, call.k, call.lda, call.ldb, call.ldc].allSatisfy({ $0 <= limit }) else {
+            throw TNError.memory("a GEMM of \(call.m)×\(call.k) by \(call.k)×\(call.n) exceeds OpenBLAS's 32-bit sizes")
         }
         instructions.append(.gemm(call))
         if let dst = copyOut {
