@@ -34,8 +34,12 @@ $(VENV)/.created:
 	$(PY) -m pip install -q numpy pytest hypothesis opt_einsum "setuptools>=61" wheel
 	touch $@
 
+# The shipped library: Swift runtime linked in (-static-stdlib), and dynamic exclusivity checks
+# off (they were half the per-call cost of small contractions; `swift test` keeps them on, so
+# the test suite still catches any violation). Keep these flags in step with setup.py.
 $(LIB): $(SWIFT_SOURCES) | sysdeps
-	swift build -c release --product tnswift --scratch-path .build-static -Xswiftc -static-stdlib
+	swift build -c release --product tnswift --scratch-path .build-static -Xswiftc -static-stdlib \
+	  -Xswiftc -enforce-exclusivity=unchecked
 
 lib: sysdeps $(LIB)
 

@@ -2,7 +2,8 @@
 
 ``pip install .`` runs, from the repository root:
 
-1. ``swift build -c release --product tnswift --scratch-path .build-static -Xswiftc -static-stdlib``
+1. ``swift build -c release --product tnswift --scratch-path .build-static -Xswiftc -static-stdlib
+   -Xswiftc -enforce-exclusivity=unchecked`` (the flags the Makefile uses too)
    (a self-contained libtnswift.so);
 2. copies ``.build-static/release/libtnswift.so`` into the package directory ``tnswift/``;
 3. compiles the extension ``tnswift._ext`` against it, with RUNPATH ``$ORIGIN`` so the extension
@@ -52,7 +53,8 @@ class SwiftBuildExt(build_ext):
             return library
         swift = os.environ.get("SWIFT", "swift")
         command = [swift, "build", "-c", "release", "--product", "tnswift",
-                   "--scratch-path", SCRATCH, "-Xswiftc", "-static-stdlib"]
+                   "--scratch-path", SCRATCH, "-Xswiftc", "-static-stdlib",
+                   "-Xswiftc", "-enforce-exclusivity=unchecked"]
         self.announce("running " + " ".join(command), level=2)
         try:
             subprocess.run(command, cwd=ROOT, check=True)
