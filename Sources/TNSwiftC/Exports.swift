@@ -132,26 +132,25 @@ public func tn_plan_destroy(_ plan: UnsafeMutableRawPointer?) -> Int32 {
     ErrorState.guarded { try PlanHandle.destroy(plan) }
 }
 
-/// Facts every plan answers, whatever its dtype.
+/// Facts every plan answers, whatever its dtype (cheap: the report text is built separately).
 private struct PlanFacts {
     var path: ContractionPath
     var outputShape: [Int]
-    var report: String
     var largest: Int
     var operandCount: Int
 }
 
 private func facts(_ h: PlanHandle) -> PlanFacts {
     switch h.plan {
-    case .float32(let p): return PlanFacts(path: p.path, outputShape: p.outputShape, report: p.report, largest: p.largestIntermediate, operandCount: p.shapes.count)
-    case .float64(let p): return PlanFacts(path: p.path, outputShape: p.outputShape, report: p.report, largest: p.largestIntermediate, operandCount: p.shapes.count)
+    case .float32(let p): return PlanFacts(path: p.path, outputShape: p.outputShape, largest: p.largestIntermediate, operandCount: p.shapes.count)
+    case .float64(let p): return PlanFacts(path: p.path, outputShape: p.outputShape, largest: p.largestIntermediate, operandCount: p.shapes.count)
     }
 }
 
-private func outputShape(_ h: PlanHandle) -> [Int] {
+private func report(_ h: PlanHandle) -> String {
     switch h.plan {
-    case .float32(let p): return p.outputShape
-    case .float64(let p): return p.outputShape
+    case .float32(let p): return p.report
+    case .float64(let p): return p.report
     }
 }
 
@@ -170,7 +169,7 @@ public func tn_plan_info_get(_ plan: UnsafeRawPointer?, _ info: UnsafeMutableRaw
 @_cdecl("tn_plan_output_shape")
 public func tn_plan_output_shape(_ plan: UnsafeRawPointer?, _ shape: UnsafeMutablePointer<Int64>?, _ cap: Int64) -> Int32 {
     ErrorState.guarded {
-        let s = outputShape(try PlanHandle.lookup(plan))
+        let s = facts(try PlanHandle.lookup(plan)).outputShape
         guard cap >= Int64(s.count) else { throw TNError.value("capacity \(cap) is less than the output's \(s.count) dimensions") }
         guard s.isEmpty || shape != nil else { throw ABIError.null("shape") }
         for (i, d) in s.enumerated() { shape![i] = Int64(d) }
@@ -190,7 +189,7 @@ public func tn_plan_path(_ plan: UnsafeRawPointer?, _ pairs: UnsafeMutablePointe
 @_cdecl("tn_plan_report")
 public func tn_plan_report(_ plan: UnsafeRawPointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ cap: Int, _ needed: UnsafeMutablePointer<Int>?) -> Int32 {
     ErrorState.guarded {
-        let text = Array(facts(try PlanHandle.lookup(plan)).report.utf8)
+        let text = Array(report(try PlanHandle.lookup(plan)).utf8)
         needed?.pointee = text.count + 1
         guard cap > 0 else { return }
         guard let buffer else { throw ABIError.null("buffer") }
