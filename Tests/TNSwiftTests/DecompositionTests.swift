@@ -51,17 +51,22 @@ final class DecompositionTests: XCTestCase {
 
     private let sizes = [1, 2, 3, 5, 7, 11, 13]
 
+    /// A dense tensor of `order` modes (sizes from `sizes`, at most 4,000 elements) built from
+    /// random TT cores with bond ranks 1–3: (order, shape, ranks, values).
+    private func randomLowRankTensor(order d: Int, _ rng: inout TestRandom) -> (Int, [Int], [Int], [Double]) {
+        var shape = (0..<d).map { _ in sizes[rng.int(0...sizes.count - 1)] }
+        while shape.reduce(1, *) > 4000 { shape[shape.firstIndex(of: shape.max()!)!] = 3 }
+        let bonds = (0..<(d - 1)).map { _ in rng.int(1...3) }
+        let (cores, shapes) = randomCores(shape, bonds, &rng)
+        return (d, shape, bonds, dense(cores, shapes))
+    }
+
     // MARK: - TT-SVD
 
     func testExactLowRankRecoveryDouble() throws {
         var rng = TestRandom(state: 11)
         for trial in 0..<40 {
-            let d = 2 + trial % 4
-            var shape = (0..<d).map { _ in sizes[rng.int(0...sizes.count - 1)] }
-            while shape.reduce(1, *) > 4000 { shape[shape.firstIndex(of: shape.max()!)!] = 3 }
-            let bonds = (0..<(d - 1)).map { _ in rng.int(1...3) }
-            let (cores, shapes) = randomCores(shape, bonds, &rng)
-            let x = dense(cores, shapes)
+            let (d, shape, bonds, x) = randomLowRankTensor(order: 2 + trial % 4, &rng)
             let tt = try decompose(x, shape, maxRanks: bonds, eps: 0)
             XCTAssertEqual(tt.shape, shape)
             XCTAssertLessThanOrEqual(distance(dense(tt), x), 1e-10 * norm(x), "shape \(shape) ranks \(bonds)")
@@ -76,12 +81,7 @@ final class DecompositionTests: XCTestCase {
     func testExactLowRankRecoveryFloat() throws {
         var rng = TestRandom(state: 12)
         for trial in 0..<20 {
-            let d = 2 + trial % 4
-            var shape = (0..<d).map { _ in sizes[rng.int(0...sizes.count - 1)] }
-            while shape.reduce(1, *) > 4000 { shape[shape.firstIndex(of: shape.max()!)!] = 3 }
-            let bonds = (0..<(d - 1)).map { _ in rng.int(1...3) }
-            let (cores, shapes) = randomCores(shape, bonds, &rng)
-            let x = dense(cores, shapes)
+            let (d, shape, bonds, x) = randomLowRankTensor(order: 2 + trial % 4, &rng)
             let xf = x.map(Float.init)
             let tt = try xf.withUnsafeBufferPointer {
                 try TTTensor<Float>(decomposing: $0.baseAddress!, shape: shape, maxRanks: bonds, eps: 0)
