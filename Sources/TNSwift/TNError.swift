@@ -10,10 +10,13 @@ public enum TNError: Error, Equatable, CustomStringConvertible {
     case value(String)
     /// A size that overflows or an allocation that cannot be made.
     case memory(String)
+    /// A long operation stopped because its progress callback asked it to (Ctrl-C in Python).
+    case interrupted(String)
 
     public var message: String {
         switch self {
-        case .subscript(let m), .shape(let m), .dtype(let m), .value(let m), .memory(let m): return m
+        case .subscript(let m), .shape(let m), .dtype(let m), .value(let m), .memory(let m), .interrupted(let m):
+            return m
         }
     }
 

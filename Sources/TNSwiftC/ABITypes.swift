@@ -23,7 +23,7 @@ struct CPlanInfo {
 
 /// `tn_status` values.
 enum Status: Int32 {
-    case ok = 0, badSubscript = 1, shape = 2, dtype = 3, value = 4, memory = 5, handle = 6, internalError = 7
+    case ok = 0, badSubscript = 1, shape = 2, dtype = 3, value = 4, memory = 5, handle = 6, internalError = 7, interrupted = 8
 }
 
 /// ABI version: bump with every incompatible change of tnswift.h.

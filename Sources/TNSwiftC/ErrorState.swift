@@ -40,6 +40,7 @@ enum ErrorState {
             case .dtype: return Status.dtype.rawValue
             case .value: return Status.value.rawValue
             case .memory: return Status.memory.rawValue
+            case .interrupted: return Status.interrupted.rawValue
             }
         } catch let e as ABIError {
             set(e.message)

@@ -48,12 +48,12 @@ public struct TTMatrix<T: LAPACKScalar> {
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
     public init(decomposing matrix: Matrix<T>, rowModes: [Int], columnModes: [Int],
-                maxRank: Int? = nil, eps: Double? = nil) throws {
+                maxRank: Int? = nil, eps: Double? = nil, progress: DecompositionProgressHandler? = nil) throws {
         if let cap = maxRank, cap < 1 { throw TNError.value("the TT rank cap must be at least 1 (got \(cap))") }
         let caps = [Int?](repeating: maxRank, count: Swift.max(rowModes.count - 1, 0))
         self = try matrix.withUnsafeBufferPointer { p in
             try TTMatrix(decompose: p.baseAddress!, rows: matrix.rows, columns: matrix.columns,
-                         rowModes: rowModes, columnModes: columnModes, caps: caps, eps: eps)
+                         rowModes: rowModes, columnModes: columnModes, caps: caps, eps: eps, progress: progress)
         }
     }
 
@@ -65,6 +65,7 @@ public struct TTMatrix<T: LAPACKScalar> {
     ///     Π columnModes = `columns`.
     ///   - maxRanks: one cap per bond (d − 1), each ≥ 1.
     ///   - eps: the relative Frobenius tolerance, finite and ≥ 0; nil for none.
+    ///   - progress: called after each TT-SVD truncation; false stops with `TNError.interrupted`.
     /// - Throws: `TNError.shape` when the mode lists are empty or differ in length, a mode is
     ///   below 1, the products of the modes do not match the matrix, or `maxRanks` does not
     ///   have d − 1 entries; `TNError.value` for a cap below 1, a bad eps or a non-finite
@@ -74,7 +75,7 @@ public struct TTMatrix<T: LAPACKScalar> {
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
     public init(decomposing values: UnsafePointer<T>, rows: Int, columns: Int, rowModes: [Int], columnModes: [Int],
-                maxRanks: [Int], eps: Double? = nil) throws {
+                maxRanks: [Int], eps: Double? = nil, progress: DecompositionProgressHandler? = nil) throws {
         guard maxRanks.count == Swift.max(rowModes.count - 1, 0) else {
             throw TNError.shape("a TT-matrix with \(rowModes.count) modes has \(Swift.max(rowModes.count - 1, 0)) bonds but \(maxRanks.count) rank caps were given")
         }
@@ -82,7 +83,7 @@ public struct TTMatrix<T: LAPACKScalar> {
             throw TNError.value("the TT rank cap of bond \(k) must be at least 1 (got \(cap))")
         }
         try self.init(decompose: values, rows: rows, columns: columns, rowModes: rowModes, columnModes: columnModes,
-                      caps: maxRanks.map { Optional($0) }, eps: eps)
+                      caps: maxRanks.map { Optional($0) }, eps: eps, progress: progress)
     }
 
     /// Checks modes against the matrix size.
@@ -103,7 +104,7 @@ public struct TTMatrix<T: LAPACKScalar> {
     }
 
     init(decompose values: UnsafePointer<T>, rows: Int, columns: Int, rowModes: [Int], columnModes: [Int],
-         caps: [Int?], eps: Double?) throws {
+         caps: [Int?], eps: Double?, progress: DecompositionProgressHandler? = nil) throws {
         try TTMatrix.checkModes(rows: rows, columns: columns, rowModes: rowModes, columnModes: columnModes)
         let d = rowModes.count
         // W as a tensor (m_1, …, m_d, n_1, …, n_d) → (m_1, n_1, m_2, n_2, …).
@@ -111,7 +112,7 @@ public struct TTMatrix<T: LAPACKScalar> {
         let permuted = try Workspace<T>(count: checkedProduct([rows, columns], what: "a \(rows)×\(columns) matrix"))
         TTKernels.permute(values, shape: rowModes + columnModes, perm: perm, into: permuted.pointer)
         let tt = try TTTensor<T>(ttsvd: UnsafePointer(permuted.pointer), shape: zip(rowModes, columnModes).map { $0 * $1 },
-                                 caps: caps, eps: eps)
+                                 caps: caps, eps: eps, progress: progress)
         withExtendedLifetime(permuted) {}
         self.init(unchecked: tt.cores, rowModes: rowModes, columnModes: columnModes, ranks: tt.ranks)
     }

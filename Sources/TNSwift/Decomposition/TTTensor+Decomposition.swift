@@ -5,10 +5,11 @@ extension TTTensor {
     /// - Complexity: as `init(decomposing:shape:maxRanks:eps:)`.
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
-    public init(decomposing values: UnsafePointer<T>, shape: [Int], maxRank: Int? = nil, eps: Double? = nil) throws {
+    public init(decomposing values: UnsafePointer<T>, shape: [Int], maxRank: Int? = nil, eps: Double? = nil,
+                progress: DecompositionProgressHandler? = nil) throws {
         if let cap = maxRank, cap < 1 { throw TNError.value("the TT rank cap must be at least 1 (got \(cap))") }
         let caps = [Int?](repeating: maxRank, count: Swift.max(shape.count - 1, 0))
-        try self.init(ttsvd: values, shape: shape, caps: caps, eps: eps)
+        try self.init(ttsvd: values, shape: shape, caps: caps, eps: eps, progress: progress)
     }
 
     /// TT-SVD (Oseledets 2011) of the C-contiguous tensor at `values` of shape `shape`:
@@ -24,23 +25,27 @@ extension TTTensor {
     ///   - shape: the mode sizes, each at least 1.
     ///   - maxRanks: one cap per bond (d − 1 of them), each at least 1.
     ///   - eps: the relative Frobenius tolerance, finite and ≥ 0; nil for none.
+    ///   - progress: called after each of the d − 1 truncations; returning false stops the
+    ///     decomposition with `TNError.interrupted`.
     /// - Throws: `TNError.shape` for an empty shape, a mode below 1, or a cap list whose length
     ///   is not d − 1; `TNError.value` for a cap below 1, a negative or non-finite eps, or a
-    ///   NaN or infinity in the tensor; `TNError.memory` when a buffer cannot be allocated.
+    ///   NaN or infinity in the tensor; `TNError.memory` when a buffer cannot be allocated;
+    ///   `TNError.interrupted` when `progress` returns false.
     /// - Complexity: O(Σ_k r_{k-1} n_k · (Π_{j>k} n_j) · min(r_{k-1} n_k, Π_{j>k} n_j)), dominated
     ///   by the first SVD, O(N · min(n_1, N/n_1)) for N = Π shape; memory: the SVD of the
     ///   current unfolding (the exact SVD copies it for LAPACK; the randomized one only reads
     ///   it), the tensor itself is not copied.
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
-    public init(decomposing values: UnsafePointer<T>, shape: [Int], maxRanks: [Int], eps: Double? = nil) throws {
+    public init(decomposing values: UnsafePointer<T>, shape: [Int], maxRanks: [Int], eps: Double? = nil,
+                progress: DecompositionProgressHandler? = nil) throws {
         guard maxRanks.count == Swift.max(shape.count - 1, 0) else {
             throw TNError.shape("a TT tensor of order \(shape.count) has \(Swift.max(shape.count - 1, 0)) bonds but \(maxRanks.count) rank caps were given")
         }
         for (k, cap) in maxRanks.enumerated() where cap < 1 {
             throw TNError.value("the TT rank cap of bond \(k) must be at least 1 (got \(cap))")
         }
-        try self.init(ttsvd: values, shape: shape, caps: maxRanks.map { Optional($0) }, eps: eps)
+        try self.init(ttsvd: values, shape: shape, caps: maxRanks.map { Optional($0) }, eps: eps, progress: progress)
     }
 
     /// Checks eps, accepting nil.
@@ -51,7 +56,8 @@ extension TTTensor {
     }
 
     /// The TT-SVD behind the public initialisers (caps already validated).
-    init(ttsvd values: UnsafePointer<T>, shape: [Int], caps: [Int?], eps: Double?) throws {
+    init(ttsvd values: UnsafePointer<T>, shape: [Int], caps: [Int?], eps: Double?,
+         progress: DecompositionProgressHandler? = nil) throws {
         try TTTensor.checkEps(eps)
         guard !shape.isEmpty else { throw TNError.shape("a TT tensor needs at least one mode (the shape is empty)") }
         for (k, n) in shape.enumerated() where n < 1 {
@@ -92,6 +98,7 @@ extension TTTensor {
             }
             current = next
             ranks.append(r)
+            try DecompositionProgress.report(progress, "TT-SVD", step: k + 1, of: d - 1, error: nil)
         }
         if d == 1 { current = Array(buffer) }
         cores.append(current)

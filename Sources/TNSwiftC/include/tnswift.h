@@ -37,7 +37,8 @@ typedef enum tn_status {
     TN_ERR_VALUE = 4,     /* any other invalid argument (NULL pointer, bad option) */
     TN_ERR_MEMORY = 5,    /* allocation failed or a size overflows */
     TN_ERR_HANDLE = 6,    /* NULL, destroyed or foreign handle */
-    TN_ERR_INTERNAL = 7   /* a bug in tnswift: please report it */
+    TN_ERR_INTERNAL = 7,  /* a bug in tnswift: please report it */
+    TN_ERR_INTERRUPTED = 8 /* a progress callback asked a long operation to stop */
 } tn_status;
 
 typedef enum tn_dtype {
