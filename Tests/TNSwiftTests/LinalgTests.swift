@@ -107,6 +107,7 @@ final class LinalgTests: XCTestCase {
             case .memory: got = "memory"
             case .dtype: got = "dtype"
             case .subscript: got = "subscript"
+            case .interrupted: got = "interrupted"
             }
             XCTAssertEqual(got, kind, e.message, file: file, line: line)
             XCTAssertTrue(e.message.contains(text), "message \"\(e.message)\" lacks \"\(text)\"", file: file, line: line)

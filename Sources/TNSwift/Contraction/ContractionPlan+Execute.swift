@@ -71,6 +71,11 @@ extension ContractionPlan {
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
     public func execute(_ operands: [StridedView<T>], into out: StridedView<T>) throws {
+        try run(operands, into: out)
+    }
+
+    /// `execute` for code in this module (see `SVD.factor` on exported specialisations).
+    func run(_ operands: [StridedView<T>], into out: StridedView<T>) throws {
         try checkShapes(operands, expected: shapes) { $0 < 0 ? "operands" : "operand \($0)" }
         guard out.shape == outputShape else {
             throw TNError.shape("out has shape \(out.shape) but the result has shape \(outputShape)")
@@ -80,7 +85,7 @@ extension ContractionPlan {
             let temp = try Workspace<T>(count: out.count)
             try withExtendedLifetime(temp) {
                 let view = StridedView(contiguous: temp.pointer, shape: outputShape)
-                try execute(operands, into: view)
+                try run(operands, into: view)
                 TensorKernels.transfer(sizes: out.shape, src: temp.pointer, srcStrides: view.strides, dst: out.base,
                                        dstStrides: out.strides, accumulate: false)
             }

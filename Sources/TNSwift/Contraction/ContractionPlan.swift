@@ -67,8 +67,15 @@ public final class ContractionPlan<T: BLASScalar> {
     ///   `TNError.value` for a bad option.
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
-    public init(expression: EinsumExpression, shapes: [[Int]], strategy: PathStrategy = .auto,
-                memoryLimit: Int? = nil) throws {
+    public convenience init(expression: EinsumExpression, shapes: [[Int]], strategy: PathStrategy = .auto,
+                            memoryLimit: Int? = nil) throws {
+        try self.init(planning: expression, shapes: shapes, strategy: strategy, memoryLimit: memoryLimit)
+    }
+
+    /// The planner behind `init(expression:shapes:strategy:memoryLimit:)`; code in this module
+    /// calls this one (see `SVD.factor` on exported specialisations).
+    init(planning expression: EinsumExpression, shapes: [[Int]], strategy: PathStrategy = .auto,
+         memoryLimit: Int? = nil) throws {
         let n = shapes.count
         guard n >= 1 else { throw TNError.shape("einsum needs at least one operand") }
         _ = ThreadSettings.workers   // configure BLAS threading before any GEMM runs
@@ -164,7 +171,7 @@ public final class ContractionPlan<T: BLASScalar> {
     public convenience init(_ subscripts: String, shapes: [[Int]], strategy: PathStrategy = .auto,
                             memoryLimit: Int? = nil) throws {
         let e = try EinsumParser.parse(subscripts, ndims: shapes.map(\.count))
-        try self.init(expression: e, shapes: shapes, strategy: strategy, memoryLimit: memoryLimit)
+        try self.init(planning: e, shapes: shapes, strategy: strategy, memoryLimit: memoryLimit)
     }
 
     func withLock<R>(_ body: () throws -> R) rethrows -> R {

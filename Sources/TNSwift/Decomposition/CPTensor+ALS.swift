@@ -1,0 +1,217 @@
+extension CPTensor {
+    /// CP decomposition by alternating least squares (CP-ALS) of the C-contiguous tensor at
+    /// `values`.
+    ///
+    /// Each iteration updates the factors in turn, U_n ← M_n · (⊙_{k≠n} U_kᵀU_k)⁺, where the
+    /// MTTKRP M_n = X(n) · (⊙_{k≠n} U_k) is computed without the Khatri–Rao product: the tensor
+    /// is contracted with one factor by a single GEMM (with the last factor for modes 1…d−1,
+    /// with the first for mode d), and the result, d−1 modes by `rank`, is reduced against the
+    /// other factors one mode at a time. The relative error after an iteration comes from
+    /// ‖X − X̂‖² = ‖X‖² − 2⟨X, X̂⟩ + ‖X̂‖², with ⟨X, X̂⟩ from the last MTTKRP and ‖X̂‖² from
+    /// the factors' Gram matrices, so it costs no reconstruction; that identity cancels to
+    /// about √ε relative (1e-8 in float64), so errors below that are reported as about 0.
+    /// ALS stops after `maxIterations` or once the error changes by less than `tolerance`
+    /// between two iterations. The factors are returned with unit-norm columns and the scale
+    /// in `weights`.
+    /// - Parameters:
+    ///   - values: Π shape values, C order; only read.
+    ///   - shape: order 2 to 26, every mode at least 1.
+    ///   - rank: the number of rank-one terms, 1 … Π shape.
+    ///   - initialization: `.svd` (default), `.random(seed:)`, or `.given` factors.
+    ///   - maxIterations: at most this many ALS iterations (≥ 0; 0 returns the initialisation).
+    ///   - tolerance: stop when the relative error changes by less than this (≥ 0; 0 runs all
+    ///     iterations).
+    ///   - progress: called after each iteration with the relative error; false stops ALS
+    ///     with `TNError.interrupted`.
+    /// - Throws: `TNError.shape` for an order outside 2…26, a mode below 1, or given factors
+    ///   whose shape or rank differ; `TNError.value` for a rank below 1 or above Π shape,
+    ///   negative `maxIterations`, a negative or non-finite tolerance, or a NaN or infinity in
+    ///   the tensor or given factors; `TNError.memory` when a buffer cannot be allocated;
+    ///   `TNError.interrupted` when `progress` returns false.
+    /// - Complexity: per iteration about 4 · rank · Π shape operations (two GEMMs) plus
+    ///   O(rank · Π shape / min(n_1, n_d) + d · rank³).
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
+    public init(decomposing values: UnsafePointer<T>, shape: [Int], rank: Int,
+                initialization: CPInitialization<T> = .svd, maxIterations: Int = 100,
+                tolerance: Double = 1e-8, progress: DecompositionProgressHandler? = nil) throws {
+        self = try CPTensor.alternatingLeastSquares(values, shape: shape, rank: rank, initialization: initialization,
+                                                    maxIterations: maxIterations, tolerance: tolerance, progress: progress)
+    }
+
+    static func alternatingLeastSquares(_ values: UnsafePointer<T>, shape: [Int], rank: Int,
+                                        initialization: CPInitialization<T>, maxIterations: Int,
+                                        tolerance: Double, progress: DecompositionProgressHandler?) throws -> CPTensor<T> {
+        let d = shape.count
+        guard d >= 2 else { throw TNError.shape("CP-ALS needs a tensor of order at least 2 (got shape \(shape))") }
+        let letters = try ModeKernels.labels(d, operation: "CP-ALS")
+        for (k, n) in shape.enumerated() where n < 1 {
+            throw TNError.shape("mode \(k) of the shape \(shape) has size \(n); CP modes must be at least 1")
+        }
+        let total = try checkedProduct(shape, what: "a tensor of shape \(shape)")
+        guard rank >= 1 else { throw TNError.value("the CP rank must be at least 1 (got \(rank))") }
+        guard rank <= total else {
+            throw TNError.value("the CP rank \(rank) exceeds the \(total) values of a tensor of shape \(shape)")
+        }
+        guard maxIterations >= 0 else { throw TNError.value("the number of iterations must be non-negative (got \(maxIterations))") }
+        guard tolerance >= 0, tolerance.isFinite else {
+            throw TNError.value("the tolerance must be finite and non-negative (got \(tolerance))")
+        }
+        let normSquared = TTKernels.squaredNorm(UnsafeBufferPointer(start: values, count: total))
+        guard normSquared.isFinite else {
+            throw TNError.value("CP-ALS: the tensor has a NaN or an infinity (or its norm overflows)")
+        }
+        var factors = try initialFactors(values, shape: shape, rank: rank, initialization: initialization)
+        if normSquared == 0 || maxIterations == 0 {
+            return normalized(factors, shape: shape, rank: rank, errors: [], zero: normSquared == 0)
+        }
+
+        // Plans, built once: X ×_d U_d and X ×_1 U_1 (the GEMMs), then the MTTKRP reductions.
+        let r = String(ModeKernels.rankLabel(17))   // "R"
+        let x = String(letters)
+        let firstModes = String(letters[0..<(d - 1)]), lastModes = String(letters[1...])
+        let contractLast: ContractionPlan<T> = try ModeKernels.plan("\(x),\(letters[d - 1])\(r)->\(firstModes)\(r)",
+                                                                    [shape, [shape[d - 1], rank]])
+        let contractFirst: ContractionPlan<T> = try ModeKernels.plan("\(x),\(letters[0])\(r)->\(lastModes)\(r)",
+                                                                     [shape, [shape[0], rank]])
+        // reductions[n] reduces the contracted tensor to mode n (nil when nothing is left to reduce).
+        var reductions: [ContractionPlan<T>?] = []
+        for n in 0..<d {
+            let kept = n == d - 1 ? Array(1..<d) : Array(0..<(d - 1))
+            let others = kept.filter { $0 != n }
+            if others.isEmpty { reductions.append(nil); continue }
+            let inputs = [kept.map { String(letters[$0]) }.joined() + r] + others.map { "\(letters[$0])\(r)" }
+            let shapes = [kept.map { shape[$0] } + [rank]] + others.map { [shape[$0], rank] }
+            reductions.append(try ModeKernels.plan(inputs.joined(separator: ",") + "->\(letters[n])\(r)", shapes))
+        }
+        let contracted = try Workspace<T>(count: total / Swift.min(shape[0], shape[d - 1]) &* rank)
+
+        var grams = factors.enumerated().map { ModeKernels.gram($1, rows: shape[$0], columns: rank) }
+        var errors: [Double] = []
+        let norm = normSquared.squareRoot()
+        for iteration in 0..<maxIterations {
+            var mttkrp: [T] = []
+            for n in 0..<d {
+                if n == 0 {
+                    try ModeKernels.withPointers([factors[d - 1]]) { try ModeKernels.run(contractLast, [values, $0[0]], into: contracted.pointer) }
+                } else if n == d - 1 {
+                    try ModeKernels.withPointers([factors[0]]) { try ModeKernels.run(contractFirst, [values, $0[0]], into: contracted.pointer) }
+                }
+                let source = UnsafePointer(contracted.pointer)
+                if let plan = reductions[n] {
+                    let others = (n == d - 1 ? Array(1..<d) : Array(0..<(d - 1))).filter { $0 != n }
+                    mttkrp = [T](repeating: 0, count: shape[n] * rank)
+                    try ModeKernels.withPointers(others.map { factors[$0] }) { pointers in
+                        try mttkrp.withUnsafeMutableBufferPointer {
+                            try ModeKernels.run(plan, [source] + pointers, into: $0.baseAddress!)
+                        }
+                    }
+                } else {
+                    mttkrp = Array(UnsafeBufferPointer(start: source, count: shape[n] * rank))
+                }
+                var hadamard = [T](repeating: 1, count: rank * rank)
+                for k in 0..<d where k != n {
+                    for i in 0..<(rank * rank) { hadamard[i] *= grams[k][i] }
+                }
+                let inverse = try pseudoInverse(symmetric: hadamard, size: rank)
+                factors[n] = TTKernels.multiply(mttkrp, inverse, m: shape[n], k: rank, n: rank)
+                grams[n] = ModeKernels.gram(factors[n], rows: shape[n], columns: rank)
+            }
+            // ⟨X, X̂⟩ = Σ M_d ∘ U_d and ‖X̂‖² = Σ_{r,s} Π_k (U_kᵀU_k)[r, s].
+            var inner = 0.0
+            for (m, u) in zip(mttkrp, factors[d - 1]) { inner += Double(m) * Double(u) }
+            var approxSquared = 0.0
+            for i in 0..<(rank * rank) {
+                var p = 1.0
+                for k in 0..<d { p *= Double(grams[k][i]) }
+                approxSquared += p
+            }
+            let residual = Swift.max(normSquared - 2 * inner + approxSquared, 0)
+            let error = residual.squareRoot() / norm
+            guard error.isFinite else {
+                throw TNError.value("CP-ALS diverged at iteration \(iteration + 1) (the factors overflow \(T.dtype))")
+            }
+            errors.append(error)
+            try DecompositionProgress.report(progress, "CP-ALS", step: iteration + 1, of: maxIterations, error: error)
+            if errors.count >= 2, abs(errors[errors.count - 2] - error) < tolerance { break }
+        }
+        withExtendedLifetime(contracted) {}
+        return normalized(factors, shape: shape, rank: rank, errors: errors, zero: false)
+    }
+
+    /// Starting factors (weights folded into the first).
+    static func initialFactors(_ values: UnsafePointer<T>, shape: [Int], rank: Int,
+                               initialization: CPInitialization<T>) throws -> [[T]] {
+        switch initialization {
+        case .random(let seed):
+            var random = SeededRandom(seed: seed)
+            return shape.map { n in (0..<(n * rank)).map { _ in T(random.nextUniform()) } }
+        case .given(let cp):
+            guard cp.shape == shape else {
+                throw TNError.shape("the initial CP tensor has shape \(cp.shape) but the tensor has shape \(shape)")
+            }
+            guard cp.rank == rank else {
+                throw TNError.shape("the initial CP tensor has rank \(cp.rank) but rank \(rank) was asked for")
+            }
+            guard cp.weights.allSatisfy({ $0.isFinite }), cp.factors.allSatisfy({ $0.allSatisfy { $0.isFinite } }) else {
+                throw TNError.value("the initial CP tensor has a NaN or an infinity")
+            }
+            var factors = cp.factors
+            for i in 0..<shape[0] {
+                for j in 0..<rank { factors[0][i * rank + j] *= cp.weights[j] }
+            }
+            return factors
+        case .svd:
+            var random = SeededRandom(seed: 0)
+            return try shape.indices.map { k in
+                let (u, kept, singular) = try ModeKernels.leadingLeftSingularVectors(values, shape: shape, mode: k,
+                                                                                   maxRank: rank, squaredErrorBudget: nil)
+                let n = shape[k]
+                var factor = [T](repeating: 0, count: n * rank)
+                for i in 0..<n {
+                    for j in 0..<rank {
+                        factor[i * rank + j] = j < kept ? u[i * kept + j] * (k == 0 ? singular[j] : 1) : T(random.nextUniform())
+                    }
+                }
+                return factor
+            }
+        }
+    }
+
+    /// The Moore–Penrose inverse of a symmetric positive semi-definite matrix, by SVD; values
+    /// below size · ε · s_max count as zero, so a rank-deficient Gram product stays solvable.
+    static func pseudoInverse(symmetric h: [T], size: Int) throws -> [T] {
+        let svd = try h.withUnsafeBufferPointer {
+            try SVD<T>.factor(rows: size, columns: size, values: $0.baseAddress!, rowStride: size,
+                              driver: .divideAndConquerWithFallback)
+        }
+        let cutoff = (svd.s.first ?? 0) * T(size) * T.ulpOfOne
+        let u = svd.u.values, vt = svd.vt.values
+        // H⁺ = V · diag(1/s) · Uᵀ
+        var scaledUt = [T](repeating: 0, count: size * size)
+        for j in 0..<size where svd.s[j] > cutoff {
+            let inv = 1 / svd.s[j]
+            for i in 0..<size { scaledUt[j * size + i] = u[i * size + j] * inv }
+        }
+        return TTKernels.multiply(vt, scaledUt, m: size, k: size, n: size, transA: true)
+    }
+
+    /// Unit-norm factor columns with the scale in the weights.
+    static func normalized(_ factors: [[T]], shape: [Int], rank: Int, errors: [Double], zero: Bool) -> CPTensor<T> {
+        var factors = factors
+        var weights = [T](repeating: zero ? 0 : 1, count: rank)
+        for k in factors.indices {
+            let n = shape[k]
+            for j in 0..<rank {
+                var s: T = 0
+                for i in 0..<n { s += factors[k][i * rank + j] * factors[k][i * rank + j] }
+                let norm = s.squareRoot()
+                if norm > 0 {
+                    for i in 0..<n { factors[k][i * rank + j] /= norm }
+                }
+                weights[j] *= norm
+            }
+        }
+        return CPTensor(unchecked: weights, factors: factors, shape: shape, errors: errors)
+    }
+}
