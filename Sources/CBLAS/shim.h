@@ -39,4 +39,16 @@ void sorglq_(const blasint *m, const blasint *n, const blasint *k, float *a, con
 void dorglq_(const blasint *m, const blasint *n, const blasint *k, double *a, const blasint *lda,
              const double *tau, double *work, const blasint *lwork, blasint *info);
 
+/* Symmetric eigenvalues and (some) eigenvectors by relatively robust representations (MRRR). */
+void ssyevr_(const char *jobz, const char *range, const char *uplo, const blasint *n, float *a,
+             const blasint *lda, const float *vl, const float *vu, const blasint *il, const blasint *iu,
+             const float *abstol, blasint *m, float *w, float *z, const blasint *ldz, blasint *isuppz,
+             float *work, const blasint *lwork, blasint *iwork, const blasint *liwork, blasint *info,
+             size_t jobz_len, size_t range_len, size_t uplo_len);
+void dsyevr_(const char *jobz, const char *range, const char *uplo, const blasint *n, double *a,
+             const blasint *lda, const double *vl, const double *vu, const blasint *il, const blasint *iu,
+             const double *abstol, blasint *m, double *w, double *z, const blasint *ldz, blasint *isuppz,
+             double *work, const blasint *lwork, blasint *iwork, const blasint *liwork, blasint *info,
+             size_t jobz_len, size_t range_len, size_t uplo_len);
+
 #endif

@@ -2,14 +2,16 @@ extension CPTensor {
     /// CP decomposition by alternating least squares (CP-ALS) of the C-contiguous tensor at
     /// `values`.
     ///
-    /// Each iteration updates the factors in turn, U_n ← M_n · (⊙_{k≠n} U_kᵀU_k)⁺, where the
+    /// Each iteration updates every factor once, U_n ← M_n · (⊙_{k≠n} U_kᵀU_k)⁺, where the
     /// MTTKRP M_n = X(n) · (⊙_{k≠n} U_k) is computed without the Khatri–Rao product: the tensor
-    /// is contracted with one factor by a single GEMM (with the last factor for modes 1…d−1,
-    /// with the first for mode d), and the result, d−1 modes by `rank`, is reduced against the
-    /// other factors one mode at a time. The relative error after an iteration comes from
-    /// ‖X − X̂‖² = ‖X‖² − 2⟨X, X̂⟩ + ‖X̂‖², with ⟨X, X̂⟩ from the last MTTKRP and ‖X̂‖² from
-    /// the factors' Gram matrices, so it costs no reconstruction; that identity cancels to
-    /// about √ε relative (1e-8 in float64), so errors below that are reported as about 0.
+    /// is contracted with one factor by a single GEMM (the last factor serves modes 1…d−1, the
+    /// first serves mode d), and that result, d−1 modes by `rank`, is reduced against the
+    /// other factors one mode at a time. Sweeps alternate direction for order ≥ 3, so each
+    /// iteration after the first contracts the full tensor once (`SweepContractions`). The
+    /// relative error after an iteration comes from ‖X − X̂‖² = ‖X‖² − 2⟨X, X̂⟩ + ‖X̂‖², with
+    /// ⟨X, X̂⟩ from the last MTTKRP and ‖X̂‖² from the factors' Gram matrices, so it costs no
+    /// reconstruction; that identity cancels to about √ε relative (1e-8 in float64), so
+    /// errors below that are reported as about 0.
     /// ALS stops after `maxIterations` or once the error changes by less than `tolerance`
     /// between two iterations. The factors are returned with unit-norm columns and the scale
     /// in `weights`.
@@ -28,7 +30,8 @@ extension CPTensor {
     ///   negative `maxIterations`, a negative or non-finite tolerance, or a NaN or infinity in
     ///   the tensor or given factors; `TNError.memory` when a buffer cannot be allocated;
     ///   `TNError.interrupted` when `progress` returns false.
-    /// - Complexity: per iteration about 4 · rank · Π shape operations (two GEMMs) plus
+    /// - Complexity: per iteration about 2 · rank · Π shape operations (one GEMM; two in the
+    ///   first iteration and for order 2) plus
     ///   O(rank · Π shape / min(n_1, n_d) + d · rank³).
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
@@ -74,52 +77,31 @@ extension CPTensor {
                                                                     [shape, [shape[d - 1], rank]])
         let contractFirst: ContractionPlan<T> = try ModeKernels.plan("\(x),\(letters[0])\(r)->\(lastModes)\(r)",
                                                                      [shape, [shape[0], rank]])
-        // reductions[n] reduces the contracted tensor to mode n (nil when nothing is left to reduce).
-        var reductions: [ContractionPlan<T>?] = []
-        for n in 0..<d {
-            let kept = n == d - 1 ? Array(1..<d) : Array(0..<(d - 1))
-            let others = kept.filter { $0 != n }
-            if others.isEmpty { reductions.append(nil); continue }
-            let inputs = [kept.map { String(letters[$0]) }.joined() + r] + others.map { "\(letters[$0])\(r)" }
-            let shapes = [kept.map { shape[$0] } + [rank]] + others.map { [shape[$0], rank] }
-            reductions.append(try ModeKernels.plan(inputs.joined(separator: ",") + "->\(letters[n])\(r)", shapes))
-        }
-        let contracted = try Workspace<T>(count: total / Swift.min(shape[0], shape[d - 1]) &* rank)
-
+        let contractions = try SweepContractions(values: values, order: d, lastPlan: contractLast, firstPlan: contractFirst)
+        // Reductions of a contraction against the other factors ping-pong between two buffers.
+        let scratchSize = total / Swift.min(shape[0], shape[d - 1]) &* rank
+        let scratch = (try Workspace<T>(count: scratchSize), try Workspace<T>(count: scratchSize))
         var grams = factors.enumerated().map { ModeKernels.gram($1, rows: shape[$0], columns: rank) }
         var errors: [Double] = []
         let norm = normSquared.squareRoot()
         for iteration in 0..<maxIterations {
             var mttkrp: [T] = []
-            for n in 0..<d {
-                if n == 0 {
-                    try ModeKernels.withPointers([factors[d - 1]]) { try ModeKernels.run(contractLast, [values, $0[0]], into: contracted.pointer) }
-                } else if n == d - 1 {
-                    try ModeKernels.withPointers([factors[0]]) { try ModeKernels.run(contractFirst, [values, $0[0]], into: contracted.pointer) }
-                }
-                let source = UnsafePointer(contracted.pointer)
-                if let plan = reductions[n] {
-                    let others = (n == d - 1 ? Array(1..<d) : Array(0..<(d - 1))).filter { $0 != n }
-                    mttkrp = [T](repeating: 0, count: shape[n] * rank)
-                    try ModeKernels.withPointers(others.map { factors[$0] }) { pointers in
-                        try mttkrp.withUnsafeMutableBufferPointer {
-                            try ModeKernels.run(plan, [source] + pointers, into: $0.baseAddress!)
-                        }
-                    }
-                } else {
-                    mttkrp = Array(UnsafeBufferPointer(start: source, count: shape[n] * rank))
-                }
+            let sweep = SweepContractions<T>.sweep(iteration, order: d)
+            for n in sweep {
+                let (side, source) = try contractions.source(for: n, factors: factors)
+                mttkrp = reduceToMode(n, source, modes: side == .last ? Array(0..<(d - 1)) : Array(1..<d),
+                                      shape: shape, rank: rank, factors: factors, scratch: scratch)
                 var hadamard = [T](repeating: 1, count: rank * rank)
                 for k in 0..<d where k != n {
                     for i in 0..<(rank * rank) { hadamard[i] *= grams[k][i] }
                 }
-                let inverse = try pseudoInverse(symmetric: hadamard, size: rank)
-                factors[n] = TTKernels.multiply(mttkrp, inverse, m: shape[n], k: rank, n: rank)
+                factors[n] = try solveNormalEquations(mttkrp, hadamard, rows: shape[n], rank: rank)
                 grams[n] = ModeKernels.gram(factors[n], rows: shape[n], columns: rank)
+                contractions.factorChanged(n)
             }
-            // ⟨X, X̂⟩ = Σ M_d ∘ U_d and ‖X̂‖² = Σ_{r,s} Π_k (U_kᵀU_k)[r, s].
+            // ⟨X, X̂⟩ = Σ M_m ∘ U_m for the mode m updated last, ‖X̂‖² = Σ_{r,s} Π_k (U_kᵀU_k)[r, s].
             var inner = 0.0
-            for (m, u) in zip(mttkrp, factors[d - 1]) { inner += Double(m) * Double(u) }
+            for (m, u) in zip(mttkrp, factors[sweep[d - 1]]) { inner += Double(m) * Double(u) }
             var approxSquared = 0.0
             for i in 0..<(rank * rank) {
                 var p = 1.0
@@ -135,8 +117,28 @@ extension CPTensor {
             try DecompositionProgress.report(progress, "CP-ALS", step: iteration + 1, of: maxIterations, error: error)
             if errors.count >= 2, abs(errors[errors.count - 2] - error) < tolerance { break }
         }
-        withExtendedLifetime(contracted) {}
+        withExtendedLifetime(scratch) {}
         return normalized(factors, shape: shape, rank: rank, errors: errors, zero: false)
+    }
+
+    /// The MTTKRP of mode n from a contracted tensor with `modes` (then the rank): the other
+    /// modes are reduced against their factors, largest first.
+    private static func reduceToMode(_ n: Int, _ contracted: UnsafePointer<T>, modes: [Int], shape: [Int], rank: Int,
+                                     factors: [[T]], scratch: (Workspace<T>, Workspace<T>)) -> [T] {
+        var modes = modes
+        var source = contracted
+        var buffers = (scratch.0.pointer, scratch.1.pointer)
+        while modes.count > 1 {
+            let position = modes.indices.filter { modes[$0] != n }.max { shape[modes[$0]] < shape[modes[$1]] }!
+            factors[modes[position]].withUnsafeBufferPointer { f in
+                ModeKernels.reduceMode(source, dims: modes.map { shape[$0] }, mode: position, rank: rank,
+                                       factor: f.baseAddress!, into: buffers.0)
+            }
+            source = UnsafePointer(buffers.0)
+            buffers = (buffers.1, buffers.0)
+            modes.remove(at: position)
+        }
+        return Array(UnsafeBufferPointer(start: source, count: shape[n] * rank))
     }
 
     /// Starting factors (weights folded into the first).
@@ -164,8 +166,8 @@ extension CPTensor {
         case .svd:
             var random = SeededRandom(seed: 0)
             return try shape.indices.map { k in
-                let (u, kept, singular) = try ModeKernels.leadingLeftSingularVectors(values, shape: shape, mode: k,
-                                                                                   maxRank: rank, squaredErrorBudget: nil)
+                let (u, kept, singular) = try ModeKernels.leadingLeftSingularVectors(values, shape: shape, mode: k, maxRank: rank,
+                                                                                   squaredErrorBudget: nil, relativeTolerance: nil)
                 let n = shape[k]
                 var factor = [T](repeating: 0, count: n * rank)
                 for i in 0..<n {
@@ -176,6 +178,60 @@ extension CPTensor {
                 return factor
             }
         }
+    }
+
+    /// U = M · H⁻¹ for the rows×rank MTTKRP M and the symmetric rank×rank Gram product H:
+    /// H⁻¹ from its Cholesky factor (H = L·Lᵀ), then one GEMM; through the pseudo-inverse when
+    /// H is singular to working precision (collinear factors, a rank above the data's).
+    /// - Complexity: O(rank³ + rows · rank²).
+    static func solveNormalEquations(_ m: [T], _ h: [T], rows: Int, rank: Int) throws -> [T] {
+        let inverse = try choleskyInverse(h, size: rank) ?? pseudoInverse(symmetric: h, size: rank)
+        return TTKernels.multiply(m, inverse, m: rows, k: rank, n: rank)
+    }
+
+    /// H⁻¹ for a symmetric positive definite H by Cholesky, or nil when a pivot falls below
+    /// 16 · size · ε times H's largest diagonal entry (numerically singular).
+    /// - Complexity: O(size³).
+    static func choleskyInverse(_ h: [T], size n: Int) -> [T]? {
+        var l = h
+        var x = [T](repeating: 0, count: n * n)
+        let ok = l.withUnsafeMutableBufferPointer { lb -> Bool in
+            x.withUnsafeMutableBufferPointer { xb -> Bool in
+                let l = lb.baseAddress!, x = xb.baseAddress!
+                var largest: T = 0
+                for i in 0..<n { largest = Swift.max(largest, l[i &* n &+ i]) }
+                let floor = largest * T(n) * T.ulpOfOne * 16
+                // Lower-triangular L in place (row-major, below and on the diagonal).
+                for j in 0..<n {
+                    var d = l[j &* n &+ j]
+                    for k in 0..<j { d -= l[j &* n &+ k] * l[j &* n &+ k] }
+                    guard d > floor else { return false }
+                    let pivot = d.squareRoot()
+                    l[j &* n &+ j] = pivot
+                    for i in (j &+ 1)..<n {
+                        var v = l[i &* n &+ j]
+                        for k in 0..<j { v -= l[i &* n &+ k] * l[j &* n &+ k] }
+                        l[i &* n &+ j] = v / pivot
+                    }
+                }
+                // Column c of H⁻¹: L·y = e_c, then Lᵀ·x = y (x is symmetric, stored by rows).
+                for c in 0..<n {
+                    let col = x + c &* n
+                    for i in 0..<n {
+                        var v: T = i == c ? 1 : 0
+                        for k in 0..<i { v -= l[i &* n &+ k] * col[k] }
+                        col[i] = v / l[i &* n &+ i]
+                    }
+                    for i in stride(from: n &- 1, through: 0, by: -1) {
+                        var v = col[i]
+                        for k in (i &+ 1)..<n { v -= l[k &* n &+ i] * col[k] }
+                        col[i] = v / l[i &* n &+ i]
+                    }
+                }
+                return true
+            }
+        }
+        return ok ? x : nil
     }
 
     /// The Moore–Penrose inverse of a symmetric positive semi-definite matrix, by SVD; values

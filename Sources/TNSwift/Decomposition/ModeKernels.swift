@@ -56,47 +56,93 @@ enum ModeKernels {
 
     /// The leading left singular vectors of the mode-`mode` unfolding X(k) (rows i_k, columns
     /// all other indices) of the C-contiguous tensor `values`, truncated by a cap and/or a
-    /// squared-error budget (`SVD.truncationRank`).
+    /// squared-error budget (`SVD.truncationRank`; `relativeTolerance` is the eps the budget
+    /// came from, which decides whether the Gram matrix is accurate enough).
     ///
-    /// A wide unfolding (the usual case) is factored through its Gram matrix X(k)·X(k)ᵀ,
-    /// n_k × n_k, which the engine forms without a permuted copy; its singular values are the
-    /// squares of X(k)'s. Squaring costs accuracy below √ε · σ_max (about 1e-8 relative in
-    /// float64), far under any truncation a tolerance asks for. A tall unfolding is copied
-    /// and factored directly.
-    /// - Returns: `u`, n_k × r row-major with orthonormal columns, and all singular values.
+    /// Mode 0's unfolding is the buffer itself. Another mode's Gram matrix X(k)·X(k)ᵀ is formed
+    /// by the engine without a permuted copy when `SVD.prefersGram` allows; otherwise that
+    /// unfolding is copied out and factored directly.
+    /// - Returns: `u`, n_k × r row-major with orthonormal columns, r, and all singular values.
     static func leadingLeftSingularVectors<T: LAPACKScalar>(
-        _ values: UnsafePointer<T>, shape: [Int], mode: Int, maxRank: Int?, squaredErrorBudget: Double?
+        _ values: UnsafePointer<T>, shape: [Int], mode: Int, maxRank: Int?, squaredErrorBudget: Double?,
+        relativeTolerance: Double?
     ) throws -> (u: [T], rank: Int, singularValues: [T]) {
         let n = shape[mode]
-        let total = shape.reduce(1, *)
-        let others = total / Swift.max(n, 1)
-        let svd: SVD<T>
-        var singular: [T]
-        if n <= others {
+        let others = shape.reduce(1, *) / n
+        if mode == 0 {
+            return try leadingLeftSingularVectors(matrix: values, rows: n, columns: others, maxRank: maxRank,
+                                                  squaredErrorBudget: squaredErrorBudget, relativeTolerance: relativeTolerance)
+        }
+        if SVD<T>.prefersGram(m: n, n: others, relativeTolerance: relativeTolerance) {
             let letters = try labels(shape.count, operation: "an unfolding SVD")
             var second = letters
             second[mode] = "Z"
             let gram: ContractionPlan<T> = try plan(String(letters) + "," + String(second) + "->" + String(letters[mode]) + "Z",
                                                     [shape, shape])
             let g = try Workspace<T>(count: n &* n)
+            defer { withExtendedLifetime(g) {} }
             try run(gram, [values, values], into: g.pointer)
-            svd = try SVD<T>.factor(rows: n, columns: n, values: g.pointer, rowStride: n, driver: .divideAndConquerWithFallback)
-            withExtendedLifetime(g) {}
-            singular = svd.s.map { Swift.max($0, 0).squareRoot() }
-        } else {
-            // X(k) as a matrix: bring mode k to the front.
-            let perm = [mode] + (0..<shape.count).filter { $0 != mode }
-            let unfolding = try Workspace<T>(count: total)
-            TTKernels.permute(values, shape: shape, perm: perm, into: unfolding.pointer)
-            svd = try SVD<T>.factor(rows: n, columns: others, values: unfolding.pointer, rowStride: others,
-                                    driver: .divideAndConquerWithFallback)
-            withExtendedLifetime(unfolding) {}
-            singular = svd.s
+            let (u, s) = try SVD<T>.leftFactor(ofGram: g.pointer, size: n, leading: squaredErrorBudget == nil ? maxRank : nil)
+            return try truncatedColumns(u, s, maxRank: maxRank, squaredErrorBudget: squaredErrorBudget)
         }
-        // The Gram's values can lose their order in the last bits once square-rooted.
-        for i in 1..<Swift.max(singular.count, 1) where singular[i] > singular[i - 1] { singular[i] = singular[i - 1] }
-        let r = try SVD<T>.truncationRank(singularValues: singular, maxRank: maxRank, squaredErrorBudget: squaredErrorBudget)
-        return (try svd.truncated(rank: r).u.values, r, singular)
+        // X(k) as a matrix: bring mode k to the front.
+        let unfolding = try Workspace<T>(count: n &* others)
+        defer { withExtendedLifetime(unfolding) {} }
+        TTKernels.permute(values, shape: shape, perm: [mode] + (0..<shape.count).filter { $0 != mode }, into: unfolding.pointer)
+        return try leadingLeftSingularVectors(matrix: unfolding.pointer, rows: n, columns: others, maxRank: maxRank,
+                                              squaredErrorBudget: squaredErrorBudget, relativeTolerance: relativeTolerance)
+    }
+
+    /// The leading left singular vectors of a row-major rows×columns matrix (through its Gram
+    /// matrix when `SVD.prefersGram` allows), truncated as `SVD.truncationRank` decides.
+    static func leadingLeftSingularVectors<T: LAPACKScalar>(
+        matrix values: UnsafePointer<T>, rows: Int, columns: Int, maxRank: Int?, squaredErrorBudget: Double?,
+        relativeTolerance: Double?
+    ) throws -> (u: [T], rank: Int, singularValues: [T]) {
+        if SVD<T>.prefersGram(m: rows, n: columns, relativeTolerance: relativeTolerance) {
+            let (u, s) = try SVD<T>.leftFactorByGram(rows: rows, columns: columns, values: values, rowStride: columns,
+                                                     leading: squaredErrorBudget == nil ? maxRank : nil)
+            return try truncatedColumns(u, s, maxRank: maxRank, squaredErrorBudget: squaredErrorBudget)
+        }
+        let svd = try SVD<T>.factor(rows: rows, columns: columns, values: values, rowStride: columns,
+                                    driver: .divideAndConquerWithFallback)
+        return try truncatedColumns(svd.u, svd.s, maxRank: maxRank, squaredErrorBudget: squaredErrorBudget)
+    }
+
+    /// The first r columns of `u` (m × k), r from `SVD.truncationRank`.
+    private static func truncatedColumns<T: LAPACKScalar>(_ u: Matrix<T>, _ s: [T], maxRank: Int?, squaredErrorBudget: Double?) throws
+        -> (u: [T], rank: Int, singularValues: [T]) {
+        let r = try SVD<T>.truncationRank(singularValues: s, maxRank: maxRank, squaredErrorBudget: squaredErrorBudget)
+        var kept = [T](repeating: 0, count: u.rows * r)
+        u.withUnsafeBufferPointer { src in
+            kept.withUnsafeMutableBufferPointer {
+                LinalgKernels.copyRows(rows: u.rows, columns: r, from: src.baseAddress!, rowStride: u.columns, to: $0.baseAddress!)
+            }
+        }
+        return (kept, r, s)
+    }
+
+    /// Contracts `y`, of shape `dims` + [rank], with `factor` (dims[mode] × rank) over
+    /// dims[mode] while keeping the rank index shared (a Hadamard product over it):
+    /// out[…, r] = Σ_i y[…, i, …, r] · factor[i, r], of shape `dims` without `mode` + [rank].
+    /// The MTTKRP step of CP-ALS: one pass over `y`, the rank index innermost and contiguous.
+    /// - Complexity: O(Π dims · rank).
+    static func reduceMode<T: BLASScalar>(_ y: UnsafePointer<T>, dims: [Int], mode: Int, rank: Int,
+                                          factor: UnsafePointer<T>, into out: UnsafeMutablePointer<T>) {
+        let outer = dims[..<mode].reduce(1, *), n = dims[mode], inner = dims[(mode + 1)...].reduce(1, *)
+        let block = inner &* rank
+        for o in 0..<outer {
+            let dst = out + o &* block
+            dst.update(repeating: 0, count: block)
+            for i in 0..<n {
+                let src = y + (o &* n &+ i) &* block
+                let u = factor + i &* rank
+                for b in 0..<inner {
+                    let s = src + b &* rank, t = dst + b &* rank
+                    for r in 0..<rank { t[r] += s[r] * u[r] }
+                }
+            }
+        }
     }
 
     /// `a`ᵀ·`a` for a row-major rows×columns matrix (the Gram matrix of its columns).

@@ -79,23 +79,39 @@ extension TTTensor {
         for k in 0..<(d - 1) {
             let rows = ranks[k] * shape[k]
             let cols = (k == 0 ? total : current.count) / rows
-            let factor = { (p: UnsafePointer<T>) throws -> SVD<T> in
+            let step = { (p: UnsafePointer<T>) throws -> (core: [T], next: [T]) in
                 if eps == nil, let cap = caps[k], SVD<T>.prefersRandomized(m: rows, n: cols, rank: cap) {
-                    return try SVD<T>.randomizedFactor(rows: rows, columns: cols, values: p, rowStride: nil,
-                                                       rank: cap, oversampling: 10, powerIterations: 2, seed: UInt64(k))
+                    let svd = try SVD<T>.randomizedFactor(rows: rows, columns: cols, values: p, rowStride: nil, rank: cap,
+                                                          oversampling: 10, powerIterations: 2, seed: UInt64(k))
+                    return try TTTensor.truncatedStep(svd, maxRank: caps[k], budget: budget)
                 }
-                return try SVD<T>.factor(rows: rows, columns: cols, values: p, rowStride: nil,
-                                         driver: .divideAndConquerWithFallback)
+                if SVD<T>.prefersGram(m: rows, n: cols, relativeTolerance: eps) {
+                    // U from A·Aᵀ; the next unfolding is U_rᵀ·A = diag(s)·Vt.
+                    let (u, s) = try SVD<T>.leftFactorByGram(rows: rows, columns: cols, values: p, rowStride: cols,
+                                                             leading: budget == nil ? caps[k] : nil)
+                    let r = try SVD<T>.truncationRank(singularValues: s, maxRank: caps[k], squaredErrorBudget: budget)
+                    var core = [T](repeating: 0, count: rows * r)
+                    u.withUnsafeBufferPointer { u in
+                        core.withUnsafeMutableBufferPointer {
+                            LinalgKernels.copyRows(rows: rows, columns: r, from: u.baseAddress!, rowStride: u.count / rows, to: $0.baseAddress!)
+                        }
+                    }
+                    var next = [T](repeating: 0, count: r * cols)
+                    core.withUnsafeBufferPointer { c in
+                        next.withUnsafeMutableBufferPointer {
+                            LinalgKernels.gemm(transA: true, transB: false, m: r, n: cols, k: rows, a: c.baseAddress!, lda: r,
+                                               b: p, ldb: cols, c: $0.baseAddress!, ldc: cols)
+                        }
+                    }
+                    return (core, next)
+                }
+                let svd = try SVD<T>.factor(rows: rows, columns: cols, values: p, rowStride: nil,
+                                            driver: .divideAndConquerWithFallback)
+                return try TTTensor.truncatedStep(svd, maxRank: caps[k], budget: budget)
             }
-            let svd = k == 0 ? try factor(values) : try current.withUnsafeBufferPointer { try factor($0.baseAddress!) }
-            let t = try svd.truncated(rank: svd.truncationRank(maxRank: caps[k], squaredErrorBudget: budget))
-            let r = t.rank
-            cores.append(t.u.values)                 // (r_{k-1} n_k) × r
-            var next = t.vt.values                   // r × cols, rows scaled by s
-            for i in 0..<r {
-                let s = t.s[i]
-                for j in 0..<cols { next[i &* cols &+ j] *= s }
-            }
+            let (core, next) = k == 0 ? try step(values) : try current.withUnsafeBufferPointer { try step($0.baseAddress!) }
+            let r = core.count / rows
+            cores.append(core)                       // (r_{k-1} n_k) × r
             current = next
             ranks.append(r)
             try DecompositionProgress.report(progress, "TT-SVD", step: k + 1, of: d - 1, error: nil)
@@ -104,5 +120,17 @@ extension TTTensor {
         cores.append(current)
         ranks.append(1)
         self.init(unchecked: cores, shape: shape, ranks: ranks)
+    }
+
+    /// The core (U_r, rows × r) and the next unfolding (diag(s_r) · Vt_r) of a truncated SVD.
+    private static func truncatedStep(_ svd: SVD<T>, maxRank: Int?, budget: Double?) throws -> (core: [T], next: [T]) {
+        let t = try svd.truncated(rank: svd.truncationRank(maxRank: maxRank, squaredErrorBudget: budget))
+        var next = t.vt.values
+        let cols = t.vt.columns
+        for i in 0..<t.rank {
+            let s = t.s[i]
+            for j in 0..<cols { next[i &* cols &+ j] *= s }
+        }
+        return (t.u.values, next)
     }
 }

@@ -5,9 +5,9 @@ extension TuckerTensor {
     /// and the core as X ×_1 U_1ᵀ ⋯ ×_d U_dᵀ. With `eps`, each mode discards singular values
     /// whose squares sum to at most eps² · ‖X‖² / d, so ‖X − X̂‖_F ≤ eps · ‖X‖_F; `ranks` then
     /// caps each mode and wins over eps. HOOI starts from HOSVD and replaces each factor in
-    /// turn by the leading left singular vectors of X contracted with all other factors
-    /// (X ×_d U_d is shared by modes 1…d−1, X ×_1 U_1 serves mode d), which never increases the
-    /// error, so the eps guarantee still holds. It stops after `maxIterations` or when the
+    /// turn by the leading left singular vectors of X contracted with all other factors (one
+    /// pass over X per iteration, see `SweepContractions`), which never increases the error,
+    /// so the eps guarantee still holds. It stops after `maxIterations` or when the
     /// relative error, ‖X‖² − ‖G‖² under orthonormal factors, changes by less than
     /// `tolerance`. When eps chooses ranks with r_k above the product of the other ranks
     /// (a rank HOOI cannot keep), HOSVD's result is returned.
@@ -27,9 +27,9 @@ extension TuckerTensor {
     ///   bounds, a bad eps, negative `maxIterations`, a negative or non-finite tolerance, or a
     ///   NaN or infinity in the tensor; `TNError.memory` when a buffer cannot be allocated;
     ///   `TNError.interrupted` when `progress` returns false.
-    /// - Complexity: HOSVD O(Σ_k n_k · Π shape); each HOOI iteration about
-    ///   2 · Π shape · (r_1 + r_d) operations for the two contractions with the full tensor
-    ///   plus smaller ones.
+    /// - Complexity: HOSVD O(Σ_k n_k · Π shape); each HOOI iteration about 2 · Π shape · r
+    ///   operations (r = r_1 or r_d) for the one contraction with the full tensor, plus
+    ///   smaller ones.
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
     public init(decomposing values: UnsafePointer<T>, shape: [Int], ranks: [Int]? = nil, eps: Double? = nil,
@@ -83,7 +83,7 @@ extension TuckerTensor {
         var ranks: [Int] = []
         for k in 0..<d {
             let (u, kept, _) = try ModeKernels.leadingLeftSingularVectors(values, shape: shape, mode: k, maxRank: requested?[k],
-                                                                          squaredErrorBudget: budget)
+                                                                          squaredErrorBudget: budget, relativeTolerance: eps)
             factors.append(u)
             ranks.append(kept)
         }
@@ -101,65 +101,71 @@ extension TuckerTensor {
             return TuckerTensor(unchecked: core, ranks: ranks, factors: factors, shape: shape, errors: errors)
         }
 
-        // HOOI. Mode n < d−1 reduces X ×_d U_d; mode d reduces X ×_1 U_1.
+        // HOOI. Mode n is updated from X ×_d U_d or X ×_1 U_1 (`SweepContractions`), reduced
+        // against the other factors with mode n first, so the result is already the unfolding
+        // whose leading left singular vectors are the new U_n.
         let rankLabels = (0..<d).map(ModeKernels.rankLabel)
-        func labels(_ contracted: Set<Int>) -> String {
-            String((0..<d).map { contracted.contains($0) ? rankLabels[$0] : letters[$0] })
-        }
-        func sizes(_ contracted: Set<Int>) -> [Int] { (0..<d).map { contracted.contains($0) ? ranks[$0] : shape[$0] } }
         let x = String(letters)
-        let contractLast: ContractionPlan<T> = try ModeKernels.plan("\(x),\(projection[d - 1])->\(labels([d - 1]))",
-                                                                    [shape, [shape[d - 1], ranks[d - 1]]])
-        let contractFirst: ContractionPlan<T> = try ModeKernels.plan("\(x),\(projection[0])->\(labels([0]))",
-                                                                     [shape, [shape[0], ranks[0]]])
-        var reductions: [(plan: ContractionPlan<T>?, others: [Int], shape: [Int])] = []
-        for n in 0..<d {
-            let start: Set<Int> = n == d - 1 ? [0] : [d - 1]
-            let others = (0..<d).filter { $0 != n && !start.contains($0) }
-            let result = start.union(others)
-            guard !others.isEmpty else { reductions.append((nil, [], sizes(start))); continue }
-            let inputs = [labels(start)] + others.map { projection[$0] }
-            let plan: ContractionPlan<T> = try ModeKernels.plan(inputs.joined(separator: ",") + "->" + labels(result),
-                                                                [sizes(start)] + others.map { [shape[$0], ranks[$0]] })
-            reductions.append((plan, others, sizes(result)))
+        let lastLabels = String(letters[0..<(d - 1)]) + String(rankLabels[d - 1])
+        let firstLabels = String(letters[1...]) + String(rankLabels[0])
+        let contractions = try SweepContractions(
+            values: values, order: d,
+            lastPlan: try ModeKernels.plan("\(x),\(projection[d - 1])->\(lastLabels)", [shape, [shape[d - 1], ranks[d - 1]]]),
+            firstPlan: try ModeKernels.plan("\(x),\(projection[0])->\(firstLabels)", [shape, [shape[0], ranks[0]]]))
+        let unfoldingLabels = { (n: Int) in String(letters[n]) + String((0..<d).filter { $0 != n }.map { rankLabels[$0] }) }
+        let unfoldingShape = { (n: Int) in [shape[n]] + (0..<d).filter { $0 != n }.map { ranks[$0] } }
+        // Reductions by (mode, side), planned when first needed; nil when nothing is left to reduce.
+        var reductions: [Int: (plan: ContractionPlan<T>, others: [Int])] = [:]
+        func reduction(_ n: Int, _ side: SweepContractions<T>.Side) throws -> (plan: ContractionPlan<T>, others: [Int])? {
+            let key = 2 * n + (side == .last ? 0 : 1)
+            if let r = reductions[key] { return r }
+            let (inputLabels, inputShape, kept) = side == .first
+                ? (firstLabels, Array(shape[1...]) + [ranks[0]], Array(1..<d))
+                : (lastLabels, Array(shape[0..<(d - 1)]) + [ranks[d - 1]], Array(0..<(d - 1)))
+            let others = kept.filter { $0 != n }
+            if others.isEmpty { return nil }
+            let plan: ContractionPlan<T> = try ModeKernels.plan(
+                ([inputLabels] + others.map { projection[$0] }).joined(separator: ",") + "->" + unfoldingLabels(n),
+                [inputShape] + others.map { [shape[$0], ranks[$0]] })
+            reductions[key] = (plan, others)
+            return (plan, others)
         }
-        let finalCore: ContractionPlan<T> = try ModeKernels.plan("\(labels(Set(0..<(d - 1)))),\(projection[d - 1])->\(String(rankLabels))",
-                                                                 [sizes(Set(0..<(d - 1))), [shape[d - 1], ranks[d - 1]]])
-        let contracted = try Workspace<T>(count: Swift.max(total / shape[d - 1] * ranks[d - 1], total / shape[0] * ranks[0]))
+        // The core from the unfolding of the mode updated last: G = U_mᵀ · Y_(m), by mode.
+        var corePlans: [Int: ContractionPlan<T>] = [:]
         errors = []
         for iteration in 0..<maxIterations {
+            let sweep = SweepContractions<T>.sweep(iteration, order: d)
             var y: [T] = []
-            for n in 0..<d {
-                if n == 0 {
-                    try ModeKernels.withPointers([factors[d - 1]]) { try ModeKernels.run(contractLast, [values, $0[0]], into: contracted.pointer) }
-                } else if n == d - 1 {
-                    try ModeKernels.withPointers([factors[0]]) { try ModeKernels.run(contractFirst, [values, $0[0]], into: contracted.pointer) }
-                }
-                let (plan, others, yShape) = reductions[n]
-                if let plan {
-                    y = [T](repeating: 0, count: yShape.reduce(1, *))
+            for n in sweep {
+                let (side, source) = try contractions.source(for: n, factors: factors)
+                let count = unfoldingShape(n).reduce(1, *)
+                if let (plan, others) = try reduction(n, side) {
+                    y = [T](repeating: 0, count: count)
                     try ModeKernels.withPointers(others.map { factors[$0] }) { pointers in
-                        try y.withUnsafeMutableBufferPointer {
-                            try ModeKernels.run(plan, [UnsafePointer(contracted.pointer)] + pointers, into: $0.baseAddress!)
-                        }
+                        try y.withUnsafeMutableBufferPointer { try ModeKernels.run(plan, [source] + pointers, into: $0.baseAddress!) }
                     }
                 } else {
-                    y = Array(UnsafeBufferPointer(start: contracted.pointer, count: yShape.reduce(1, *)))
+                    y = Array(UnsafeBufferPointer(start: source, count: count))
                 }
                 factors[n] = try y.withUnsafeBufferPointer {
-                    try ModeKernels.leadingLeftSingularVectors($0.baseAddress!, shape: yShape, mode: n, maxRank: ranks[n],
-                                                               squaredErrorBudget: nil).u
+                    try ModeKernels.leadingLeftSingularVectors(matrix: $0.baseAddress!, rows: shape[n], columns: count / shape[n],
+                                                               maxRank: ranks[n], squaredErrorBudget: nil, relativeTolerance: nil).u
                 }
+                contractions.factorChanged(n)
             }
-            try ModeKernels.withPointers([y, factors[d - 1]]) { pointers in
-                try core.withUnsafeMutableBufferPointer { try ModeKernels.run(finalCore, pointers, into: $0.baseAddress!) }
+            let m = sweep[d - 1]
+            if corePlans[m] == nil {
+                corePlans[m] = try ModeKernels.plan("\(unfoldingLabels(m)),\(projection[m])->\(String(rankLabels))",
+                                                    [unfoldingShape(m), [shape[m], ranks[m]]])
+            }
+            try ModeKernels.withPointers([y, factors[m]]) { pointers in
+                try core.withUnsafeMutableBufferPointer { try ModeKernels.run(corePlans[m]!, pointers, into: $0.baseAddress!) }
             }
             let error = relativeError(core)
             errors.append(error)
             try DecompositionProgress.report(progress, "HOOI", step: iteration + 1, of: maxIterations, error: error)
             if errors.count >= 2, abs(errors[errors.count - 2] - error) < tolerance { break }
         }
-        withExtendedLifetime(contracted) {}
         return TuckerTensor(unchecked: core, ranks: ranks, factors: factors, shape: shape, errors: errors)
     }
 }

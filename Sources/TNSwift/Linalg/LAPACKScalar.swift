@@ -31,6 +31,15 @@ public protocol LAPACKScalar: BLASScalar {
     /// first `k` reflectors returned by `gelqf`.
     static func orglq(m: Int32, n: Int32, k: Int32, a: UnsafeMutablePointer<Self>, lda: Int32,
                       tau: UnsafePointer<Self>, work: UnsafeMutablePointer<Self>, lwork: Int32) -> Int32
+
+    /// `?syevr`: eigenvalues (ascending, in `w`) and, with `jobz` V, eigenvectors (columns of
+    /// `z`) of a symmetric matrix; `range` A for all, I for indices `il`…`iu` (1-based,
+    /// ascending). A is destroyed; `m` receives the number found.
+    static func syevr(jobz: CChar, range: CChar, n: Int32, a: UnsafeMutablePointer<Self>, lda: Int32,
+                      il: Int32, iu: Int32, m: inout Int32, w: UnsafeMutablePointer<Self>,
+                      z: UnsafeMutablePointer<Self>, ldz: Int32, isuppz: UnsafeMutablePointer<Int32>,
+                      work: UnsafeMutablePointer<Self>, lwork: Int32, iwork: UnsafeMutablePointer<Int32>,
+                      liwork: Int32) -> Int32
 }
 
 extension Float: LAPACKScalar {
@@ -67,6 +76,18 @@ extension Float: LAPACKScalar {
         sorglq_(&m, &n, &k, a, &lda, tau, work, &lwork, &info)
         return info
     }
+
+    public static func syevr(jobz: CChar, range: CChar, n: Int32, a: UnsafeMutablePointer<Float>, lda: Int32,
+                             il: Int32, iu: Int32, m: inout Int32, w: UnsafeMutablePointer<Float>,
+                             z: UnsafeMutablePointer<Float>, ldz: Int32, isuppz: UnsafeMutablePointer<Int32>,
+                             work: UnsafeMutablePointer<Float>, lwork: Int32, iwork: UnsafeMutablePointer<Int32>,
+                             liwork: Int32) -> Int32 {
+        var jobz = jobz, range = range, uplo = CChar(UInt8(ascii: "U")), n = n, lda = lda, il = il, iu = iu
+        var vl: Float = 0, vu: Float = 0, abstol: Float = 0, ldz = ldz, lwork = lwork, liwork = liwork, info: Int32 = 0
+        ssyevr_(&jobz, &range, &uplo, &n, a, &lda, &vl, &vu, &il, &iu, &abstol, &m, w, z, &ldz, isuppz,
+                work, &lwork, iwork, &liwork, &info, 1, 1, 1)
+        return info
+    }
 }
 
 extension Double: LAPACKScalar {
@@ -101,6 +122,18 @@ extension Double: LAPACKScalar {
                              tau: UnsafePointer<Double>, work: UnsafeMutablePointer<Double>, lwork: Int32) -> Int32 {
         var m = m, n = n, k = k, lda = lda, lwork = lwork, info: Int32 = 0
         dorglq_(&m, &n, &k, a, &lda, tau, work, &lwork, &info)
+        return info
+    }
+
+    public static func syevr(jobz: CChar, range: CChar, n: Int32, a: UnsafeMutablePointer<Double>, lda: Int32,
+                             il: Int32, iu: Int32, m: inout Int32, w: UnsafeMutablePointer<Double>,
+                             z: UnsafeMutablePointer<Double>, ldz: Int32, isuppz: UnsafeMutablePointer<Int32>,
+                             work: UnsafeMutablePointer<Double>, lwork: Int32, iwork: UnsafeMutablePointer<Int32>,
+                             liwork: Int32) -> Int32 {
+        var jobz = jobz, range = range, uplo = CChar(UInt8(ascii: "U")), n = n, lda = lda, il = il, iu = iu
+        var vl: Double = 0, vu: Double = 0, abstol: Double = 0, ldz = ldz, lwork = lwork, liwork = liwork, info: Int32 = 0
+        dsyevr_(&jobz, &range, &uplo, &n, a, &lda, &vl, &vu, &il, &iu, &abstol, &m, w, z, &ldz, isuppz,
+                work, &lwork, iwork, &liwork, &info, 1, 1, 1)
         return info
     }
 }
