@@ -93,6 +93,21 @@ final class CPTests: XCTestCase {
         XCTAssertTrue(svdStart.errors.allSatisfy { $0.isFinite })
     }
 
+    /// Collinear starting factors make the Gram product singular: the pseudo-inverse path
+    /// takes over and ALS still converges.
+    func testSingularNormalEquationsFallBackToPseudoInverse() throws {
+        let shape = [4, 5, 3]
+        let (_, _, x) = lowRank(shape, rank: 1, seed: 13)
+        let column = shape.map { n in (0..<n).map { Double($0 + 1) } }
+        let start = try CPTensor(weights: [1, 1], factors: column.map { c in c.flatMap { [$0, $0] } }, shape: shape)
+        XCTAssertNil(CPTensor<Double>.choleskyInverse([1, 1, 1, 1], size: 2))
+        let cp = try als(x, shape, rank: 2, .given(start), iterations: 50, tolerance: 0)
+        XCTAssertTrue(cp.errors.allSatisfy { $0.isFinite })
+        XCTAssertLessThan(relativeError(x, try cp.toDense()), 1e-8)
+        let inverse = try XCTUnwrap(CPTensor<Double>.choleskyInverse([4, 2, 2, 3], size: 2))
+        for (a, b) in zip(inverse, [0.375, -0.25, -0.25, 0.5]) { XCTAssertEqual(a, b, accuracy: 1e-15) }
+    }
+
     func testToleranceStopsEarly() throws {
         let (_, _, x) = lowRank([5, 5, 5], rank: 2, seed: 10)
         let cp = try als(x, [5, 5, 5], rank: 2, iterations: 1000, tolerance: 1e-6)

@@ -407,6 +407,44 @@ final class LinalgTests: XCTestCase {
         XCTAssertFalse(SVD<Double>.prefersRandomized(m: 1000, n: 1000, rank: Int.max))
     }
 
+    /// Left factors from the Gram matrix match the exact SVD: the same singular values and
+    /// the same leading subspace, with all or only the leading vectors.
+    func testGramLeftFactorMatchesExactSVD() throws {
+        for (m, n, seed) in [(5, 40, UInt64(31)), (12, 200, 32), (1, 9, 33)] {
+            let a = random(m, n, seed: seed)
+            let exact = try SVD<Double>(Matrix(rows: m, columns: n, values: a))
+            let (u, s) = try a.withUnsafeBufferPointer {
+                try SVD<Double>.leftFactorByGram(rows: m, columns: n, values: $0.baseAddress!, rowStride: n)
+            }
+            XCTAssertEqual(u.rows, m)
+            XCTAssertEqual(u.columns, m)
+            for (x, y) in zip(s, exact.s) { XCTAssertEqual(x, y, accuracy: 1e-12) }
+            // |⟨u_j, exact u_j⟩| = 1 for distinct singular values.
+            let ug = u.values, ue = exact.u.values
+            for j in 0..<m {
+                let dot = (0..<m).reduce(0.0) { $0 + ug[$1 * m + j] * ue[$1 * m + j] }
+                XCTAssertEqual(abs(dot), 1, accuracy: 1e-10, "m \(m) column \(j)")
+            }
+            let leading = try a.withUnsafeBufferPointer {
+                try SVD<Double>.leftFactorByGram(rows: m, columns: n, values: $0.baseAddress!, rowStride: n, leading: 1)
+            }
+            XCTAssertEqual(leading.u.columns, 1)
+            XCTAssertEqual(leading.singularValues.count, 1)
+            XCTAssertEqual(leading.singularValues[0], exact.s[0], accuracy: 1e-12)
+        }
+        // Only double precision with a loose enough tolerance, and only wide matrices.
+        XCTAssertTrue(SVD<Double>.prefersGram(m: 10, n: 40, relativeTolerance: nil))
+        XCTAssertTrue(SVD<Double>.prefersGram(m: 10, n: 40, relativeTolerance: 1e-6))
+        XCTAssertFalse(SVD<Double>.prefersGram(m: 10, n: 40, relativeTolerance: 1e-7))
+        XCTAssertFalse(SVD<Double>.prefersGram(m: 10, n: 39, relativeTolerance: nil))
+        XCTAssertFalse(SVD<Float>.prefersGram(m: 10, n: 400, relativeTolerance: nil))
+        var bad = random(3, 12, seed: 34)
+        bad[5] = .nan
+        XCTAssertThrowsError(try bad.withUnsafeBufferPointer {
+            try SVD<Double>.leftFactorByGram(rows: 3, columns: 12, values: $0.baseAddress!, rowStride: 12)
+        })
+    }
+
     /// The generator is deterministic per seed and its Gaussians have mean 0 and variance 1.
     func testSeededRandomIsDeterministicAndGaussian() {
         var a = SeededRandom(seed: 1), b = SeededRandom(seed: 1), c = SeededRandom(seed: 2)
