@@ -432,12 +432,26 @@ final class LinalgTests: XCTestCase {
             XCTAssertEqual(leading.singularValues.count, 1)
             XCTAssertEqual(leading.singularValues[0], exact.s[0], accuracy: 1e-12)
         }
-        // Only double precision with a loose enough tolerance, and only wide matrices.
+        // Only wide matrices, and only with a loose enough tolerance.
         XCTAssertTrue(SVD<Double>.prefersGram(m: 10, n: 40, relativeTolerance: nil))
         XCTAssertTrue(SVD<Double>.prefersGram(m: 10, n: 40, relativeTolerance: 1e-6))
         XCTAssertFalse(SVD<Double>.prefersGram(m: 10, n: 40, relativeTolerance: 1e-7))
         XCTAssertFalse(SVD<Double>.prefersGram(m: 10, n: 39, relativeTolerance: nil))
-        XCTAssertFalse(SVD<Float>.prefersGram(m: 10, n: 400, relativeTolerance: nil))
+        XCTAssertTrue(SVD<Float>.prefersGram(m: 10, n: 400, relativeTolerance: nil))
+        // Single precision is accumulated in double over several column blocks and workers:
+        // the values match the exact SVD of the same (rounded) matrix to float accuracy.
+        let (m, n) = (6, 9000)
+        let a = random(m, n, seed: 35).map { Float($0) }
+        let exact = try SVD<Double>(Matrix(rows: m, columns: n, values: a.map(Double.init)))
+        let (u, s) = try a.withUnsafeBufferPointer {
+            try SVD<Float>.leftFactorByGram(rows: m, columns: n, values: $0.baseAddress!, rowStride: n)
+        }
+        for (x, y) in zip(s, exact.s) { XCTAssertEqual(Double(x), y, accuracy: 1e-5 * y) }
+        let uf = u.values, ue = exact.u.values
+        for j in 0..<m {
+            let dot = (0..<m).reduce(0.0) { $0 + Double(uf[$1 * m + j]) * ue[$1 * m + j] }
+            XCTAssertEqual(abs(dot), 1, accuracy: 1e-5)
+        }
         var bad = random(3, 12, seed: 34)
         bad[5] = .nan
         XCTAssertThrowsError(try bad.withUnsafeBufferPointer {

@@ -73,7 +73,8 @@ enum ModeKernels {
             return try leadingLeftSingularVectors(matrix: values, rows: n, columns: others, maxRank: maxRank,
                                                   squaredErrorBudget: squaredErrorBudget, relativeTolerance: relativeTolerance)
         }
-        if SVD<T>.prefersGram(m: n, n: others, relativeTolerance: relativeTolerance) {
+        // The engine forms this Gram in T, so only double precision takes this path.
+        if T.ulpOfOne <= 1e-12, SVD<T>.prefersGram(m: n, n: others, relativeTolerance: relativeTolerance) {
             let letters = try labels(shape.count, operation: "an unfolding SVD")
             var second = letters
             second[mode] = "Z"

@@ -71,7 +71,8 @@ public struct TTMatrix<T: LAPACKScalar> {
     ///   have d − 1 entries; `TNError.value` for a cap below 1, a bad eps or a non-finite
     ///   value; `TNError.memory` when a buffer cannot be allocated.
     /// - Complexity: as TT-SVD of a tensor with rows · columns values; memory: one permuted
-    ///   copy of the matrix plus TT-SVD's working copy and SVD buffers.
+    ///   copy of the matrix, which a wide first unfolding (the usual case) then overwrites
+    ///   with the next unfolding, plus the SVD buffers of the later, smaller steps.
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
     public init(decomposing values: UnsafePointer<T>, rows: Int, columns: Int, rowModes: [Int], columnModes: [Int],
@@ -112,7 +113,7 @@ public struct TTMatrix<T: LAPACKScalar> {
         let permuted = try Workspace<T>(count: checkedProduct([rows, columns], what: "a \(rows)×\(columns) matrix"))
         TTKernels.permute(values, shape: rowModes + columnModes, perm: perm, into: permuted.pointer)
         let tt = try TTTensor<T>(ttsvd: UnsafePointer(permuted.pointer), shape: zip(rowModes, columnModes).map { $0 * $1 },
-                                 caps: caps, eps: eps, progress: progress)
+                                 caps: caps, eps: eps, progress: progress, overwritable: true)
         withExtendedLifetime(permuted) {}
         self.init(unchecked: tt.cores, rowModes: rowModes, columnModes: columnModes, ranks: tt.ranks)
     }

@@ -33,8 +33,8 @@ extension TTTensor {
     ///   `TNError.interrupted` when `progress` returns false.
     /// - Complexity: O(Σ_k r_{k-1} n_k · (Π_{j>k} n_j) · min(r_{k-1} n_k, Π_{j>k} n_j)), dominated
     ///   by the first SVD, O(N · min(n_1, N/n_1)) for N = Π shape; memory: the SVD of the
-    ///   current unfolding (the exact SVD copies it for LAPACK; the randomized one only reads
-    ///   it), the tensor itself is not copied.
+    ///   current unfolding (the exact SVD copies it for LAPACK; the randomized SVD and the
+    ///   Gram route for wide unfoldings only read it), the tensor itself is not copied.
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
     public init(decomposing values: UnsafePointer<T>, shape: [Int], maxRanks: [Int], eps: Double? = nil,
@@ -56,8 +56,15 @@ extension TTTensor {
     }
 
     /// The TT-SVD behind the public initialisers (caps already validated).
+    ///
+    /// Each step factors the current unfolding (rows r_{k-1}·n_k): by the randomized SVD when
+    /// only a cap decides and it is cheaper, through the Gram matrix when the unfolding is
+    /// wide (`SVD.prefersGram`), else exactly. The next unfolding, diag(s)·Vt = U_rᵀ·A, has
+    /// only r_k rows. With `overwritable` (a buffer the caller no longer needs, as in
+    /// `TTMatrix`), a first step through the Gram writes that next unfolding over the tensor
+    /// block by block instead of allocating it.
     init(ttsvd values: UnsafePointer<T>, shape: [Int], caps: [Int?], eps: Double?,
-         progress: DecompositionProgressHandler? = nil) throws {
+         progress: DecompositionProgressHandler? = nil, overwritable: Bool = false) throws {
         try TTTensor.checkEps(eps)
         guard !shape.isEmpty else { throw TNError.shape("a TT tensor needs at least one mode (the shape is empty)") }
         for (k, n) in shape.enumerated() where n < 1 {
@@ -65,71 +72,97 @@ extension TTTensor {
         }
         let d = shape.count
         let total = try checkedProduct(shape, what: "a tensor of shape \(shape)")
-        let buffer = UnsafeBufferPointer(start: values, count: total)
-        let normSquared = TTKernels.squaredNorm(buffer)
+        let normSquared = TTKernels.squaredNorm(UnsafeBufferPointer(start: values, count: total))
         guard normSquared.isFinite else {
             throw TNError.value("TT-SVD: the tensor has a NaN or an infinity (or its norm overflows)")
         }
         let budget = eps.map { $0 * $0 * normSquared / Double(Swift.max(d - 1, 1)) }
-        // The unfolding being factored: the caller's buffer at first (never copied here), then
-        // diag(s) · Vt of the previous step, which has only r_k rows.
-        var current: [T] = []
+        // The unfolding being factored: the caller's buffer at first, then the next unfolding
+        // of each step, owned by `owner` (nil while it lives in the caller's buffer).
+        var current = values
+        var owner: Workspace<T>? = nil
         var cores: [[T]] = []
         var ranks = [1]
         for k in 0..<(d - 1) {
             let rows = ranks[k] * shape[k]
-            let cols = (k == 0 ? total : current.count) / rows
-            let step = { (p: UnsafePointer<T>) throws -> (core: [T], next: [T]) in
-                if eps == nil, let cap = caps[k], SVD<T>.prefersRandomized(m: rows, n: cols, rank: cap) {
-                    let svd = try SVD<T>.randomizedFactor(rows: rows, columns: cols, values: p, rowStride: nil, rank: cap,
-                                                          oversampling: 10, powerIterations: 2, seed: UInt64(k))
-                    return try TTTensor.truncatedStep(svd, maxRank: caps[k], budget: budget)
-                }
-                if SVD<T>.prefersGram(m: rows, n: cols, relativeTolerance: eps) {
-                    // U from A·Aᵀ; the next unfolding is U_rᵀ·A = diag(s)·Vt.
-                    let (u, s) = try SVD<T>.leftFactorByGram(rows: rows, columns: cols, values: p, rowStride: cols,
-                                                             leading: budget == nil ? caps[k] : nil)
-                    let r = try SVD<T>.truncationRank(singularValues: s, maxRank: caps[k], squaredErrorBudget: budget)
-                    var core = [T](repeating: 0, count: rows * r)
-                    u.withUnsafeBufferPointer { u in
-                        core.withUnsafeMutableBufferPointer {
-                            LinalgKernels.copyRows(rows: rows, columns: r, from: u.baseAddress!, rowStride: u.count / rows, to: $0.baseAddress!)
-                        }
+            let cols = shape[(k + 1)...].reduce(1, *)
+            let next: UnsafePointer<T>
+            let core: [T]
+            if eps == nil, let cap = caps[k], SVD<T>.prefersRandomized(m: rows, n: cols, rank: cap) {
+                let svd = try SVD<T>.randomizedFactor(rows: rows, columns: cols, values: current, rowStride: nil, rank: cap,
+                                                      oversampling: 10, powerIterations: 2, seed: UInt64(k))
+                (core, owner) = try TTTensor.truncatedStep(svd, maxRank: caps[k], budget: budget)
+                next = UnsafePointer(owner!.pointer)
+            } else if SVD<T>.prefersGram(m: rows, n: cols, relativeTolerance: eps) {
+                let (u, s) = try SVD<T>.leftFactorByGram(rows: rows, columns: cols, values: current, rowStride: cols,
+                                                         leading: budget == nil ? caps[k] : nil)
+                let r = try SVD<T>.truncationRank(singularValues: s, maxRank: caps[k], squaredErrorBudget: budget)
+                var kept = [T](repeating: 0, count: rows * r)
+                u.withUnsafeBufferPointer { u in
+                    kept.withUnsafeMutableBufferPointer {
+                        LinalgKernels.copyRows(rows: rows, columns: r, from: u.baseAddress!, rowStride: u.count / rows, to: $0.baseAddress!)
                     }
-                    var next = [T](repeating: 0, count: r * cols)
-                    core.withUnsafeBufferPointer { c in
-                        next.withUnsafeMutableBufferPointer {
-                            LinalgKernels.gemm(transA: true, transB: false, m: r, n: cols, k: rows, a: c.baseAddress!, lda: r,
-                                               b: p, ldb: cols, c: $0.baseAddress!, ldc: cols)
-                        }
-                    }
-                    return (core, next)
                 }
-                let svd = try SVD<T>.factor(rows: rows, columns: cols, values: p, rowStride: nil,
+                core = kept
+                if k == 0 && overwritable {
+                    try TTTensor.projectInPlace(UnsafeMutablePointer(mutating: values), rows: rows, columns: cols, basis: kept, rank: r)
+                    owner = nil
+                    next = values
+                } else {
+                    let out = try Workspace<T>(count: r &* cols)
+                    kept.withUnsafeBufferPointer { c in
+                        LinalgKernels.gemm(transA: true, transB: false, m: r, n: cols, k: rows, a: c.baseAddress!, lda: r,
+                                           b: current, ldb: cols, c: out.pointer, ldc: cols)
+                    }
+                    owner = out
+                    next = UnsafePointer(out.pointer)
+                }
+            } else {
+                let svd = try SVD<T>.factor(rows: rows, columns: cols, values: current, rowStride: nil,
                                             driver: .divideAndConquerWithFallback)
-                return try TTTensor.truncatedStep(svd, maxRank: caps[k], budget: budget)
+                (core, owner) = try TTTensor.truncatedStep(svd, maxRank: caps[k], budget: budget)
+                next = UnsafePointer(owner!.pointer)
             }
-            let (core, next) = k == 0 ? try step(values) : try current.withUnsafeBufferPointer { try step($0.baseAddress!) }
-            let r = core.count / rows
-            cores.append(core)                       // (r_{k-1} n_k) × r
+            cores.append(core)                       // (r_{k-1} n_k) × r_k
+            ranks.append(core.count / rows)
             current = next
-            ranks.append(r)
             try DecompositionProgress.report(progress, "TT-SVD", step: k + 1, of: d - 1, error: nil)
         }
-        if d == 1 { current = Array(buffer) }
-        cores.append(current)
+        cores.append(Array(UnsafeBufferPointer(start: current, count: ranks[d - 1] * shape[d - 1])))
+        withExtendedLifetime(owner) {}
         ranks.append(1)
         self.init(unchecked: cores, shape: shape, ranks: ranks)
     }
 
+    /// Overwrites the row-major rows×columns matrix A with B = Uᵀ·A (rank × columns, row-major,
+    /// in the first rank·columns elements), one block of columns at a time: block j of B only
+    /// replaces elements of A's block j, which that block's product has already read.
+    private static func projectInPlace(_ a: UnsafeMutablePointer<T>, rows: Int, columns: Int, basis: [T], rank: Int) throws {
+        let block = Swift.max(1, Swift.min(columns, 8192))
+        let temp = try Workspace<T>(count: rank &* block)
+        defer { withExtendedLifetime(temp) {} }
+        basis.withUnsafeBufferPointer { u in
+            var c0 = 0
+            while c0 < columns {
+                let width = Swift.min(block, columns &- c0)
+                LinalgKernels.gemm(transA: true, transB: false, m: rank, n: width, k: rows, a: u.baseAddress!, lda: rank,
+                                   b: a + c0, ldb: columns, c: temp.pointer, ldc: width)
+                for i in 0..<rank { (a + (i &* columns &+ c0)).update(from: temp.pointer + i &* width, count: width) }
+                c0 &+= width
+            }
+        }
+    }
+
     /// The core (U_r, rows × r) and the next unfolding (diag(s_r) · Vt_r) of a truncated SVD.
-    private static func truncatedStep(_ svd: SVD<T>, maxRank: Int?, budget: Double?) throws -> (core: [T], next: [T]) {
+    private static func truncatedStep(_ svd: SVD<T>, maxRank: Int?, budget: Double?) throws -> ([T], Workspace<T>?) {
         let t = try svd.truncated(rank: svd.truncationRank(maxRank: maxRank, squaredErrorBudget: budget))
-        var next = t.vt.values
         let cols = t.vt.columns
-        for i in 0..<t.rank {
-            let s = t.s[i]
-            for j in 0..<cols { next[i &* cols &+ j] *= s }
+        let next = try Workspace<T>(count: t.rank &* cols)
+        t.vt.withUnsafeBufferPointer { vt in
+            for i in 0..<t.rank {
+                let s = t.s[i]
+                for j in 0..<cols { next.pointer[i &* cols &+ j] = vt[i &* cols &+ j] * s }
+            }
         }
         return (t.u.values, next)
     }

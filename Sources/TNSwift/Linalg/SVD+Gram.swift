@@ -3,12 +3,13 @@ extension SVD {
     /// Gram matrix A·Aᵀ (m×m): one GEMM of 2·m²·n operations instead of LAPACK's LQ + SVD,
     /// which runs at level-2 speed on few long rows, and no copy of A.
     ///
-    /// Squaring the matrix loses singular values below √ε · σ_max, so the Gram is used only in
-    /// double precision and when a relative tolerance (if any) is at least 1e-6: truncations
-    /// decided there are far above what squaring loses. Single precision always factors A.
+    /// The Gram is accumulated in double precision (`leftFactorByGram`), where squaring loses
+    /// singular values below √ε₆₄ · σ_max ≈ 1.5e-8 · σ_max — under single precision's own
+    /// resolution — so it is used when a relative tolerance, if any, is at least 1e-6:
+    /// truncations decided there are far above what squaring loses.
     /// - Complexity: O(1).
     static func prefersGram(m: Int, n: Int, relativeTolerance: Double?) -> Bool {
-        T.ulpOfOne <= 1e-12 && n >= 4 &* m && m >= 1 && (relativeTolerance ?? 1) >= 1e-6
+        n >= 4 &* m && m >= 1 && (relativeTolerance ?? 1) >= 1e-6
     }
 
     /// Left singular vectors and singular values of the matrix whose Gram matrix A·Aᵀ is
@@ -68,16 +69,60 @@ extension SVD {
     }
 
     /// `leftFactor(ofGram:size:leading:)` for the row-major m×n matrix at `values` (row stride
-    /// `rowStride`), forming A·Aᵀ by one GEMM.
+    /// `rowStride`), with A·Aᵀ accumulated in double precision: one GEMM for double input;
+    /// single precision is widened a block of columns at a time, so the extra memory stays
+    /// at m × 4096 doubles per worker.
     /// - Throws: `TNError.value` for a NaN or an infinity; `TNError.memory` when the Gram
     ///   cannot be allocated.
     /// - Complexity: O(m² · n + m³).
     static func leftFactorByGram(rows m: Int, columns n: Int, values: UnsafePointer<T>, rowStride: Int,
                                  leading: Int? = nil) throws -> (u: Matrix<T>, singularValues: [T]) {
-        let g = try Workspace<T>(count: m &* m)
-        LinalgKernels.gemm(transA: false, transB: true, m: m, n: m, k: n, a: values, lda: rowStride,
-                           b: values, ldb: rowStride, c: g.pointer, ldc: m)
+        let g = try Workspace<Double>(count: m &* m)
         defer { withExtendedLifetime(g) {} }
-        return try leftFactor(ofGram: g.pointer, size: m, leading: leading)
+        if T.self == Double.self {
+            let a = UnsafeRawPointer(values).assumingMemoryBound(to: Double.self)
+            LinalgKernels.gemm(transA: false, transB: true, m: m, n: m, k: n, a: a, lda: rowStride,
+                               b: a, ldb: rowStride, c: g.pointer, ldc: m)
+        } else {
+            try accumulateWidenedGram(rows: m, columns: n, values: values, rowStride: rowStride, into: g.pointer)
+        }
+        let (u, s) = try SVD<Double>.leftFactor(ofGram: g.pointer, size: m, leading: leading)
+        let converted = try Matrix<T>(uninitializedRows: u.rows, columns: u.columns)
+        u.withUnsafeBufferPointer { src in
+            for i in 0..<src.count { converted.storage.pointer[i] = T(src[i]) }
+        }
+        return (converted, s.map { T($0) })
+    }
+
+    /// G = A·Aᵀ in double precision for a non-double A: blocks of columns are widened and
+    /// multiplied, each worker summing its own blocks, then the partial sums are added.
+    private static func accumulateWidenedGram(rows m: Int, columns n: Int, values: UnsafePointer<T>, rowStride: Int,
+                                              into g: UnsafeMutablePointer<Double>) throws {
+        let block = 4096
+        let blocks = (n + block - 1) / block
+        let workers = Swift.max(1, Swift.min(ThreadSettings.workers, blocks))
+        let partial = try Workspace<Double>(count: workers &* m &* m)
+        let scratch = try Workspace<Double>(count: workers &* m &* block)
+        defer { withExtendedLifetime((partial, scratch)) {} }
+        partial.pointer.update(repeating: 0, count: workers &* m &* m)
+        TensorKernels.forEach(workers, parallel: workers > 1) { w in
+            let sum = partial.pointer + w &* m &* m, wide = scratch.pointer + w &* m &* block
+            var b = w
+            while b < blocks {
+                let c0 = b &* block, width = Swift.min(block, n &- c0)
+                for i in 0..<m {
+                    let src = values + (i &* rowStride &+ c0), dst = wide + i &* width
+                    for j in 0..<width { dst[j] = Double(src[j]) }
+                }
+                Double.gemm(transA: false, transB: true, m: m, n: m, k: width, alpha: 1, a: wide, lda: width,
+                            b: wide, ldb: width, beta: 1, c: sum, ldc: m)
+                b &+= workers
+            }
+        }
+        g.update(from: partial.pointer, count: m &* m)
+        for w in 1..<workers {
+            let sum = partial.pointer + w &* m &* m
+            for i in 0..<(m &* m) { g[i] += sum[i] }
+        }
     }
 }
