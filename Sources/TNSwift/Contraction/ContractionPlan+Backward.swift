@@ -66,6 +66,11 @@ extension ContractionPlan {
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
     public func backward(dy: StridedView<T>, operands: [StridedView<T>], grads: [StridedView<T>?]) throws {
+        try gradients(dy: dy, operands: operands, grads: grads)
+    }
+
+    /// `backward` for code in this module (see `SVD.factor` on exported specialisations).
+    func gradients(dy: StridedView<T>, operands: [StridedView<T>], grads: [StridedView<T>?]) throws {
         try checkShapes(operands, expected: shapes) { $0 < 0 ? "operands" : "operand \($0)" }
         guard dy.shape == outputShape else {
             throw TNError.shape("dy has shape \(dy.shape) but the result has shape \(outputShape)")
@@ -89,7 +94,7 @@ extension ContractionPlan {
             // The views point into `temps`: keep them alive until the copies are done.
             try withExtendedLifetime(temps) {
                 let views = zip(grads, temps).map { g, t in g.map { StridedView(contiguous: t!.pointer, shape: $0.shape) } }
-                try backward(dy: dy, operands: operands, grads: views)
+                try gradients(dy: dy, operands: operands, grads: views)
                 for (g, v) in zip(grads, views) {
                     if let g, let v {
                         TensorKernels.transfer(sizes: g.shape, src: v.base, srcStrides: v.strides, dst: g.base, dstStrides: g.strides, accumulate: false)

@@ -74,8 +74,11 @@ public final class ContractionPlan<T: BLASScalar> {
 
     /// The planner behind `init(expression:shapes:strategy:memoryLimit:)`; code in this module
     /// calls this one (see `SVD.factor` on exported specialisations).
+    ///
+    /// `steps`, when given, fixes the pairwise order instead of searching (a layer that
+    /// compared candidate paths by its own cost model).
     init(planning expression: EinsumExpression, shapes: [[Int]], strategy: PathStrategy = .auto,
-         memoryLimit: Int? = nil) throws {
+         memoryLimit: Int? = nil, steps: [(Int, Int)]? = nil) throws {
         let n = shapes.count
         guard n >= 1 else { throw TNError.shape("einsum needs at least one operand") }
         _ = ThreadSettings.workers   // configure BLAS threading before any GEMM runs
@@ -126,7 +129,7 @@ public final class ContractionPlan<T: BLASScalar> {
 
         let optimizer = PathOptimizer(inputs: expression.inputs.map { LabelSet($0) }, output: LabelSet(expression.output),
                                       sizes: sizes.map(Double.init), memoryLimit: memoryLimit)
-        let path = try optimizer.path(strategy)
+        let path = try steps.map { try optimizer.path(steps: $0) } ?? optimizer.path(strategy)
         var nodes: [Int: [Int]] = [:]
         var phys = opLabels.map { Set($0) }
         for (s, (x, y)) in path.steps.enumerated() {

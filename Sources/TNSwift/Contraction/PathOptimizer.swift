@@ -67,6 +67,24 @@ public struct PathOptimizer {
         }
     }
 
+    /// A path with the given pairwise steps (node numbering as in `ContractionPath`).
+    /// - Throws: `TNError.value` unless the steps form one tree over all operands, each node
+    ///   used once.
+    func path(steps: [(Int, Int)]) throws -> ContractionPath {
+        let n = inputs.count
+        guard steps.count == Swift.max(n - 1, 0) else {
+            throw TNError.value("a path over \(n) operands needs \(Swift.max(n - 1, 0)) steps (got \(steps.count))")
+        }
+        var live = Set(0..<n)
+        for (s, (a, b)) in steps.enumerated() {
+            guard a != b, live.contains(a), live.contains(b) else {
+                throw TNError.value("path step \(s) (\(a), \(b)) does not join two live nodes")
+            }
+            live.remove(a); live.remove(b); live.insert(n + s)
+        }
+        return finish(steps: steps)
+    }
+
     private func direct() -> ContractionPath {
         var p = finish(steps: [])
         p.isDirect = true

@@ -1,0 +1,126 @@
+extension EinsumLayer {
+    /// The plan for batch size `n`, from the cache or planned now (call under the lock).
+    func plan(batch n: Int) throws -> ContractionPlan<T> {
+        if let i = plans.firstIndex(where: { $0.batch == n }) {
+            let hit = plans.remove(at: i)
+            plans.append(hit)
+            return hit.plan
+        }
+        let plan = try ContractionPlan<T>(planning: expression, shapes: [[n] + inputModes] + parameterShapes, strategy: .auto,
+                                          steps: try chosenSteps(batch: n))
+        plans.append((n, plan))
+        if plans.count > Self.cachedPlans { plans.removeFirst() }
+        return plan
+    }
+
+    /// The pairwise order for batch `n`: the FLOP-optimal path, or — when `LayerCostModel`
+    /// rates it cheaper — the path that contracts the parameters first (optimally among
+    /// themselves) into W and then does one GEMM with x.
+    func chosenSteps(batch n: Int) throws -> [(Int, Int)] {
+        let e = expression
+        var sizes = [Double](repeating: 1, count: e.labelCount)
+        for (labels, shape) in zip(e.inputs, [[n] + inputModes] + parameterShapes) {
+            for (l, s) in zip(labels, shape) { sizes[l] = Double(s) }
+        }
+        let inputs = e.inputs.map { LabelSet($0) }
+        let full = PathOptimizer(inputs: inputs, output: LabelSet(e.output), sizes: sizes, memoryLimit: nil)
+        let best = try full.path(.auto)
+        let k = parameterShapes.count
+        guard k >= 2 else { return best.steps }
+        let weightLabels = LabelSet(spec.inputLabels + spec.outputLabels)
+        let sub = try PathOptimizer(inputs: Array(inputs.dropFirst()), output: weightLabels, sizes: sizes, memoryLimit: nil).path(.auto)
+        guard !sub.isDirect else { return best.steps }
+        // Sub-path node j (operand j < k, or step j − k) is node j + 1 of the full path.
+        let rebuild = sub.steps.map { ($0.0 + 1, $0.1 + 1) } + [(0, k + sub.steps.count)]
+        let alternative = try full.path(steps: rebuild)
+        return LayerCostModel.cost(alternative, sizes: sizes) < LayerCostModel.cost(best, sizes: sizes) ? rebuild : best.steps
+    }
+
+    /// `v` as (batch, modes…): a (batch, features) view is split into the modes (always
+    /// possible without a copy).
+    func modeView(_ v: StridedView<T>, modes: [Int], features: Int, what: String, batch: Int? = nil) throws -> StridedView<T> {
+        var view = v
+        if v.shape.count == 2, v.shape[1] == features, modes.count != 1 {
+            let inner = StridedView<T>.contiguousStrides(modes).map { $0 &* v.strides[1] }
+            view = try StridedView(base: v.base, shape: [v.shape[0]] + modes, strides: [v.strides[0]] + inner)
+        }
+        guard view.shape.count == modes.count + 1, Array(view.shape.dropFirst()) == modes else {
+            throw TNError.shape("\(what) has shape \(v.shape) but the layer expects (batch, \(features)) or (batch, \(modes.map(String.init).joined(separator: ", ")))")
+        }
+        if let n = batch, view.shape[0] != n {
+            throw TNError.shape("\(what) has batch size \(view.shape[0]) but the input has \(n)")
+        }
+        return view
+    }
+
+    var parameterViews: [StridedView<T>] {
+        zip(parameters, parameterShapes).map { StridedView(contiguous: $0.pointer, shape: $1) }
+    }
+
+    /// y = x · W + b, computed on the factors by the plan for this batch size.
+    /// - Parameters:
+    ///   - x: (batch, in_features) or (batch, input modes…), any strides.
+    ///   - y: (batch, out_features) or (batch, output modes…); may not alias x.
+    /// - Throws: `TNError.shape` when x or y does not fit the layer; `TNError.memory` when a
+    ///   plan cannot be allocated.
+    /// - Complexity: the plan's FLOPs (`planReport(batch:)`).
+    public func forward(_ x: StridedView<T>, into y: StridedView<T>) throws {
+        try withLock {
+            let xv = try modeView(x, modes: inputModes, features: inFeatures, what: "the input")
+            let n = xv.shape[0]
+            let yv = try modeView(y, modes: outputModes, features: outFeatures, what: "the output", batch: n)
+            try plan(batch: n).run([xv] + parameterViews, into: yv)
+            if let bias {
+                TensorKernels.transfer(sizes: yv.shape, src: bias.pointer,
+                                       srcStrides: [0] + StridedView<T>.contiguousStrides(outputModes),
+                                       dst: yv.base, dstStrides: yv.strides, accumulate: true)
+            }
+        }
+    }
+
+    /// The gradients of sum(y · dy) for the y that `forward(x)` gives: every parameter's (into
+    /// `gradient(i)`, replacing what was there), the bias's, and x's when `dx` is given.
+    /// Intermediates of the last forward are reused when it ran on these same, unchanged
+    /// parameters and input.
+    /// - Parameters:
+    ///   - dy: shaped like y.
+    ///   - x: the input the gradients are taken at.
+    ///   - dx: receives dL/dx, shaped like x; nil to skip it.
+    /// - Throws: `TNError.shape` when a view does not fit; `TNError.value` when dy has a NaN
+    ///   or an infinity.
+    /// - Complexity: about twice the forward FLOPs.
+    public func backward(_ dy: StridedView<T>, input x: StridedView<T>, inputGradient dx: StridedView<T>?) throws {
+        try withLock {
+            let xv = try modeView(x, modes: inputModes, features: inFeatures, what: "the input")
+            let n = xv.shape[0]
+            let dyv = try modeView(dy, modes: outputModes, features: outFeatures, what: "dy", batch: n)
+            let dxv = try dx.map { try modeView($0, modes: inputModes, features: inFeatures, what: "dx", batch: n) }
+            guard dyv.allFinite() else { throw TNError.value("dy has a NaN or an infinity") }
+            let grads = zip(gradients, parameterShapes).map { StridedView(contiguous: $0.pointer, shape: $1) }
+            try plan(batch: n).gradients(dy: dyv, operands: [xv] + parameterViews, grads: [dxv] + grads)
+            if let biasGradient {
+                if n == 0 {
+                    biasGradient.pointer.update(repeating: 0, count: outFeatures)
+                } else {
+                    TensorKernels.transfer(sizes: dyv.shape, src: dyv.base, srcStrides: dyv.strides, dst: biasGradient.pointer,
+                                           dstStrides: [0] + StridedView<T>.contiguousStrides(outputModes), accumulate: false)
+                }
+            }
+        }
+    }
+
+    /// The weight as a dense in_features × out_features matrix (rows: input modes, C order;
+    /// columns: output modes), contracted from the parameters.
+    /// - Throws: `TNError.memory` when it cannot be allocated.
+    /// - Complexity: the optimal path over the parameters alone.
+    public func denseWeight() throws -> Matrix<T> {
+        try withLock {
+            let e = EinsumExpression(inputs: Array(expression.inputs.dropFirst()), output: spec.inputLabels + spec.outputLabels,
+                                     labelNames: expression.labelNames, labelDescriptions: expression.labelDescriptions)
+            let plan = try ContractionPlan<T>(planning: e, shapes: parameterShapes, strategy: .auto)
+            let w = try Matrix<T>(uninitializedRows: inFeatures, columns: outFeatures)
+            try plan.run(parameterViews, into: StridedView(contiguous: w.storage.pointer, shape: inputModes + outputModes))
+            return w
+        }
+    }
+}
