@@ -20,7 +20,7 @@ public final class CPLinear<T: LAPACKScalar>: EinsumLayer<T> {
                        parameterShapes: [[rank]] + (inputModes + outputModes).map { [$0, rank] }, bias: bias)
         parameterNames = ["weights"] + (0..<(inputModes.count + outputModes.count)).map { "factor_\($0)" }
         unitParameters = [0]
-        try initialize(seed: seed)
+        try fillInitial(seed: seed)
     }
 
     /// A CP layer from a dense weight W (in_features × out_features) seen as the tensor
@@ -33,6 +33,8 @@ public final class CPLinear<T: LAPACKScalar>: EinsumLayer<T> {
     /// - Throws: `TNError.shape` when the modes do not match the weight; `TNError.value` for a
     ///   bad target, a budget below rank 1, an eps no rank up to that bound reaches, or a
     ///   non-finite weight.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public static func fromDense(weight: Matrix<T>, bias: [T]? = nil, inputModes: [Int], outputModes: [Int],
                                  rank: Int? = nil, eps: Double? = nil, budget: Int? = nil,
                                  maxIterations: Int = 500, tolerance: Double = 1e-12) throws -> CPLinear<T> {

@@ -64,6 +64,8 @@ extension EinsumLayer {
     /// - Throws: `TNError.shape` when x or y does not fit the layer; `TNError.memory` when a
     ///   plan cannot be allocated.
     /// - Complexity: the plan's FLOPs (`planReport(batch:)`).
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public func forward(_ x: StridedView<T>, into y: StridedView<T>) throws {
         try withLock {
             let xv = try modeView(x, modes: inputModes, features: inFeatures, what: "the input")
@@ -89,6 +91,8 @@ extension EinsumLayer {
     /// - Throws: `TNError.shape` when a view does not fit; `TNError.value` when dy has a NaN
     ///   or an infinity.
     /// - Complexity: about twice the forward FLOPs.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public func backward(_ dy: StridedView<T>, input x: StridedView<T>, inputGradient dx: StridedView<T>?) throws {
         try withLock {
             let xv = try modeView(x, modes: inputModes, features: inFeatures, what: "the input")
@@ -113,6 +117,8 @@ extension EinsumLayer {
     /// columns: output modes), contracted from the parameters.
     /// - Throws: `TNError.memory` when it cannot be allocated.
     /// - Complexity: the optimal path over the parameters alone.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public func denseWeight() throws -> Matrix<T> {
         try withLock {
             let e = EinsumExpression(inputs: Array(expression.inputs.dropFirst()), output: spec.inputLabels + spec.outputLabels,

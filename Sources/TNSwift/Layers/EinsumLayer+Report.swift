@@ -2,6 +2,8 @@ extension EinsumLayer {
     /// The forward plan for `batch` and how it compares with a dense layer.
     /// - Throws: `TNError.value` for a negative batch; `TNError.memory` when the plan cannot
     ///   be allocated.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public func planReport(batch: Int) throws -> LayerPlanReport {
         guard batch >= 0 else { throw TNError.value("the batch size must be non-negative (got \(batch))") }
         return try withLock {

@@ -65,7 +65,7 @@ public class EinsumLayer<T: LAPACKScalar> {
     ///   shapes do not fit the equation; `TNError.memory` when a buffer cannot be allocated.
     public convenience init(equation: String, parameterShapes: [[Int]], bias: Bool = true, seed: UInt64 = 0) throws {
         try self.init(layerEquation: equation, parameterShapes: parameterShapes, bias: bias)
-        try initialize(seed: seed)
+        try fillInitial(seed: seed)
     }
 
     /// Parses and checks the equation and allocates the buffers (parameters zero).
@@ -133,7 +133,14 @@ public class EinsumLayer<T: LAPACKScalar> {
     /// per parameter, so with independent zero-mean entries its variance is
     /// Π_p σ_p² · Π_rank-labels size; every random parameter gets the same σ (CP weights are
     /// ones).
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public func initialize(seed: UInt64) throws {
+        try fillInitial(seed: seed)
+    }
+
+    /// `initialize` for code in this module (see `SVD.factor` on exported specialisations).
+    func fillInitial(seed: UInt64) throws {
         try withLock {
             let target = 1 / (3 * Double(inFeatures))
             let bonds = spec.bondSizes

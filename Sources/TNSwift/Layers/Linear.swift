@@ -6,7 +6,7 @@ public final class Linear<T: LAPACKScalar>: EinsumLayer<T> {
         try LayerLabels.check("Linear", inputModes: [inFeatures], outputModes: [outFeatures], sameCount: false)
         try super.init(layerEquation: "za,am->zm", parameterShapes: [[inFeatures, outFeatures]], bias: bias)
         parameterNames = ["weight"]
-        try initialize(seed: seed)
+        try fillInitial(seed: seed)
     }
 
     /// A layer holding a copy of `weight` (in_features × out_features) and `bias`.

@@ -27,7 +27,7 @@ public final class TTLinear<T: LAPACKScalar>: EinsumLayer<T> {
         try super.init(layerEquation: ([x] + cores).joined(separator: ",") + "->" + y,
                        parameterShapes: (0..<d).map { [all[$0], inputModes[$0], outputModes[$0], all[$0 + 1]] }, bias: bias)
         parameterNames = (0..<d).map { "core_\($0)" }
-        try initialize(seed: seed)
+        try fillInitial(seed: seed)
     }
 
     /// A TT layer with the same rank on every bond.
@@ -45,6 +45,8 @@ public final class TTLinear<T: LAPACKScalar>: EinsumLayer<T> {
     ///   bias length differs; `TNError.value` for a bad target, a budget too small even for
     ///   rank 1, or a non-finite weight.
     /// - Complexity: TT-SVD of the weight (see `TTMatrix`).
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public static func fromDense(weight: Matrix<T>, bias: [T]? = nil, inputModes: [Int], outputModes: [Int],
                                  rank: Int? = nil, eps: Double? = nil, budget: Int? = nil) throws -> TTLinear<T> {
         try LayerLabels.check("TTLinear", inputModes: inputModes, outputModes: outputModes, sameCount: true)

@@ -28,7 +28,7 @@ public final class TuckerLinear<T: LAPACKScalar>: EinsumLayer<T> {
         try super.init(layerEquation: operands.joined(separator: ",") + "->" + String(LayerLabels.batch) + String(letters.suffix(outputModes.count)),
                        parameterShapes: [ranks] + modes.indices.map { [modes[$0], ranks[$0]] }, bias: bias)
         parameterNames = ["core"] + modes.indices.map { "factor_\($0)" }
-        try initialize(seed: seed)
+        try fillInitial(seed: seed)
     }
 
     /// A Tucker layer with the same rank on every mode (clipped to each mode's size).
@@ -45,6 +45,8 @@ public final class TuckerLinear<T: LAPACKScalar>: EinsumLayer<T> {
     /// uniform rank whose parameters fit `budget`. Give exactly one of rank(s), eps, budget.
     /// - Throws: `TNError.shape` when the modes do not match the weight; `TNError.value` for a
     ///   bad target, a budget below rank 1, or a non-finite weight.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public static func fromDense(weight: Matrix<T>, bias: [T]? = nil, inputModes: [Int], outputModes: [Int],
                                  rank: Int? = nil, ranks: [Int]? = nil, eps: Double? = nil, budget: Int? = nil,
                                  maxIterations: Int = 50) throws -> TuckerLinear<T> {
