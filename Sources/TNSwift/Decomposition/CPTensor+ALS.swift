@@ -6,8 +6,8 @@ extension CPTensor {
     /// MTTKRP M_n = X(n) · (⊙_{k≠n} U_k) is computed without the Khatri–Rao product: the tensor
     /// is contracted with one factor by a single GEMM (the last factor serves modes 1…d−1, the
     /// first serves mode d), and that result, d−1 modes by `rank`, is reduced against the
-    /// other factors one mode at a time. Sweeps alternate direction for order ≥ 3, so each
-    /// iteration after the first contracts the full tensor once (`SweepContractions`). The
+    /// other factors one mode at a time; the modes are updated in order 1…d every iteration
+    /// (two passes over the tensor, `SweepContractions`), the order TensorLy uses. The
     /// relative error after an iteration comes from ‖X − X̂‖² = ‖X‖² − 2⟨X, X̂⟩ + ‖X̂‖², with
     /// ⟨X, X̂⟩ from the last MTTKRP and ‖X̂‖² from the factors' Gram matrices, so it costs no
     /// reconstruction; that identity cancels to about √ε relative (1e-8 in float64), so
@@ -30,8 +30,7 @@ extension CPTensor {
     ///   negative `maxIterations`, a negative or non-finite tolerance, or a NaN or infinity in
     ///   the tensor or given factors; `TNError.memory` when a buffer cannot be allocated;
     ///   `TNError.interrupted` when `progress` returns false.
-    /// - Complexity: per iteration about 2 · rank · Π shape operations (one GEMM; two in the
-    ///   first iteration and for order 2) plus
+    /// - Complexity: per iteration about 4 · rank · Π shape operations (two GEMMs) plus
     ///   O(rank · Π shape / min(n_1, n_d) + d · rank³).
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
@@ -86,7 +85,8 @@ extension CPTensor {
         let norm = normSquared.squareRoot()
         for iteration in 0..<maxIterations {
             var mttkrp: [T] = []
-            let sweep = SweepContractions<T>.sweep(iteration, order: d)
+            // Forward sweeps, as TensorLy's: the same start gives the same iterates.
+            let sweep = SweepContractions<T>.sweep(iteration, order: d, alternating: false)
             for n in sweep {
                 let (side, source) = try contractions.source(for: n, factors: factors)
                 mttkrp = reduceToMode(n, source, modes: side == .last ? Array(0..<(d - 1)) : Array(1..<d),

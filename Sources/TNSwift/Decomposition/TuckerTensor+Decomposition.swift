@@ -134,7 +134,7 @@ extension TuckerTensor {
         var corePlans: [Int: ContractionPlan<T>] = [:]
         errors = []
         for iteration in 0..<maxIterations {
-            let sweep = SweepContractions<T>.sweep(iteration, order: d)
+            let sweep = SweepContractions<T>.sweep(iteration, order: d, alternating: true)
             var y: [T] = []
             for n in sweep {
                 let (side, source) = try contractions.source(for: n, factors: factors)
