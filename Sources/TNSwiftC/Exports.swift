@@ -10,7 +10,7 @@ import TNSwift
 
 private let maxDims = 64
 
-private func readShape(_ ndim: Int64, _ shape: UnsafePointer<Int64>?, what: @autoclosure () -> String) throws -> [Int] {
+func readShape(_ ndim: Int64, _ shape: UnsafePointer<Int64>?, what: @autoclosure () -> String) throws -> [Int] {
     guard ndim >= 0, ndim <= Int64(maxDims) else {
         throw TNError.shape("\(what()) has \(ndim) dimensions; 0 to \(maxDims) are supported")
     }
@@ -40,7 +40,7 @@ private func readViews<T: BLASScalar>(_ p: UnsafePointer<CTensor>?, count: Int, 
     return try (0..<count).map { try readView(p![$0], what: "\(what) \($0)") }
 }
 
-private func readDType(_ d: Int32) throws -> DType {
+func readDType(_ d: Int32) throws -> DType {
     guard let t = DType(rawValue: Int(d)) else {
         throw TNError.dtype("dtype \(d) is not supported; accepted: TN_FLOAT32 (0), TN_FLOAT64 (1)")
     }

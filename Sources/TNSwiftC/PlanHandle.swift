@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import TNSwift
 
 /// What a `tn_plan*` points at: a plan of one dtype.
@@ -21,41 +16,12 @@ final class PlanHandle {
     }
 
     // Live handles, so that destroyed or foreign pointers are refused instead of followed.
-    nonisolated(unsafe) private static var live = Set<UnsafeMutableRawPointer>()
-    nonisolated(unsafe) private static var liveLock: pthread_mutex_t = {
-        var m = pthread_mutex_t()
-        pthread_mutex_init(&m, nil)
-        return m
-    }()
+    nonisolated(unsafe) private static let live = LiveHandles<PlanHandle>(noun: "plan", origin: "tn_plan_create")
 
-    func register() -> UnsafeMutableRawPointer {
-        let p = Unmanaged.passRetained(self).toOpaque()
-        pthread_mutex_lock(&PlanHandle.liveLock)
-        PlanHandle.live.insert(p)
-        pthread_mutex_unlock(&PlanHandle.liveLock)
-        return p
-    }
+    func register() -> UnsafeMutableRawPointer { PlanHandle.live.register(self) }
 
     /// The handle behind `p`, or an error for NULL, destroyed or foreign pointers.
-    static func lookup(_ p: UnsafeRawPointer?) throws -> PlanHandle {
-        guard let p else { throw ABIError(status: .handle, message: "plan handle is NULL") }
-        let raw = UnsafeMutableRawPointer(mutating: p)
-        pthread_mutex_lock(&liveLock)
-        defer { pthread_mutex_unlock(&liveLock) }
-        guard live.contains(raw) else {
-            throw ABIError(status: .handle, message: "plan handle is not a live plan (destroyed, or not from tn_plan_create)")
-        }
-        return Unmanaged<PlanHandle>.fromOpaque(raw).takeUnretainedValue()
-    }
+    static func lookup(_ p: UnsafeRawPointer?) throws -> PlanHandle { try live.lookup(p) }
 
-    static func destroy(_ p: UnsafeMutableRawPointer?) throws {
-        guard let p else { throw ABIError(status: .handle, message: "plan handle is NULL") }
-        pthread_mutex_lock(&liveLock)
-        let removed = live.remove(p) != nil
-        pthread_mutex_unlock(&liveLock)
-        guard removed else {
-            throw ABIError(status: .handle, message: "plan handle is not a live plan (already destroyed, or not from tn_plan_create)")
-        }
-        Unmanaged<PlanHandle>.fromOpaque(p).release()
-    }
+    static func destroy(_ p: UnsafeMutableRawPointer?) throws { try live.destroy(p) }
 }

@@ -1174,6 +1174,696 @@ mod_set_num_threads(PyObject *module, PyObject *arg)
     return PyLong_FromLongLong((long long)previous);
 }
 
+/* ------------------------------------------------------------------------- */
+/* Decompositions                                                            */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * Each function takes its input arrays as buffers (read in place when C-contiguous; the
+ * library packs other layouts itself), releases the GIL around the tn_* call and returns
+ * (arrays, errors): the result's arrays, each allocated by the Python callable `empty(shape)`
+ * (so the shim needs no NumPy headers) and filled by tn_decomposition_array_copy, and the
+ * error history as a list of floats.
+ */
+
+#define TN_MAX_DIMS 64
+
+/* A list of input tensors with their buffers, shapes and element strides. */
+typedef struct {
+    Py_ssize_t n;
+    Py_buffer *views;  /* views[i].obj != NULL once acquired */
+    tn_tensor *tensors;
+    int64_t *dims;     /* 2 * TN_MAX_DIMS per tensor: shape, then strides */
+} tensor_list;
+
+static void
+tensors_release(tensor_list *tl)
+{
+    for (Py_ssize_t i = 0; i < tl->n && tl->views != NULL; i++) {
+        if (tl->views[i].obj != NULL) {
+            PyBuffer_Release(&tl->views[i]);
+        }
+    }
+    PyMem_Free(tl->views);
+    PyMem_Free(tl->tensors);
+    PyMem_Free(tl->dims);
+    tl->views = NULL;
+    tl->tensors = NULL;
+    tl->dims = NULL;
+    tl->n = 0;
+}
+
+/* Binds one acquired buffer into a tn_tensor of dtype *dtype (set from it when -1). */
+static int
+bind_input(tn_module_state *st, const Py_buffer *view, int64_t *dims, tn_tensor *t,
+           int *dtype, const char *what, Py_ssize_t index)
+{
+    int dt = format_dtype(view);
+    if (dt < 0) {
+        PyErr_Format(st->DTypeError,
+                     "%s %zd has element format '%s' (itemsize %zd); expected float32 or float64",
+                     what, index, view->format ? view->format : "B", view->itemsize);
+        return -1;
+    }
+    if (*dtype < 0) {
+        *dtype = dt;
+    }
+    else if (dt != *dtype) {
+        PyErr_Format(st->DTypeError, "%s %zd has dtype %s but the others are %s", what, index,
+                     dtype_names[dt], dtype_names[*dtype]);
+        return -1;
+    }
+    if (view->ndim > TN_MAX_DIMS || (view->ndim > 0 && view->shape == NULL)) {
+        PyErr_Format(st->ShapeError, "%s %zd has %d dimensions; at most %d are supported", what,
+                     index, view->ndim, TN_MAX_DIMS);
+        return -1;
+    }
+    int64_t *shape = dims, *strides = dims + TN_MAX_DIMS;
+    for (int d = 0; d < view->ndim; d++) {
+        shape[d] = (int64_t)view->shape[d];
+        Py_ssize_t s = view->strides ? view->strides[d] : 0;
+        if (view->strides == NULL) {
+            continue;
+        }
+        if (s % view->itemsize != 0) {
+            if (view->shape[d] > 1) {
+                PyErr_Format(st->ArgumentError,
+                             "%s %zd has a byte stride of %zd along axis %d, not a multiple of its "
+                             "itemsize; copy it first", what, index, s, d);
+                return -1;
+            }
+            s = 0;
+        }
+        strides[d] = (int64_t)(s / view->itemsize);
+    }
+    t->data = view->buf;
+    t->ndim = view->ndim;
+    t->shape = shape;
+    t->strides = view->strides ? strides : NULL;
+    return 0;
+}
+
+/* Acquires `obj` (one buffer when single, else a sequence of buffers). */
+static int
+tensors_acquire(tn_module_state *st, PyObject *obj, int single, const char *what, int *dtype,
+                tensor_list *tl)
+{
+    tl->n = 0;
+    tl->views = NULL;
+    tl->tensors = NULL;
+    tl->dims = NULL;
+    PyObject *seq = NULL;
+    Py_ssize_t n = 1;
+    if (!single) {
+        seq = PySequence_Fast(obj, "");
+        if (seq == NULL) {
+            PyErr_Clear();
+            PyErr_Format(st->ArgumentError, "%s must be a sequence of arrays, not %.200s", what,
+                         Py_TYPE(obj)->tp_name);
+            return -1;
+        }
+        n = PySequence_Fast_GET_SIZE(seq);
+    }
+    tl->views = PyMem_Calloc((size_t)n + 1, sizeof(Py_buffer));
+    tl->tensors = PyMem_Calloc((size_t)n + 1, sizeof(tn_tensor));
+    tl->dims = PyMem_Calloc(((size_t)n + 1) * 2 * TN_MAX_DIMS, sizeof(int64_t));
+    tl->n = n;
+    if (tl->views == NULL || tl->tensors == NULL || tl->dims == NULL) {
+        Py_XDECREF(seq);
+        tensors_release(tl);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = single ? obj : PySequence_Fast_GET_ITEM(seq, i);
+        if (PyObject_GetBuffer(item, &tl->views[i], PyBUF_STRIDES | PyBUF_FORMAT) < 0) {
+            tl->views[i].obj = NULL;
+            reraise_as(st->DTypeError,
+                       PyUnicode_FromFormat("%s %zd (type %.200s) is not a float32 or float64 array",
+                                            what, i, Py_TYPE(item)->tp_name));
+            goto fail;
+        }
+        if (bind_input(st, &tl->views[i], tl->dims + 2 * TN_MAX_DIMS * i, &tl->tensors[i],
+                       dtype, what, i) < 0) {
+            goto fail;
+        }
+    }
+    Py_XDECREF(seq);
+    return 0;
+fail:
+    Py_XDECREF(seq);
+    tensors_release(tl);
+    return -1;
+}
+
+/* None -> *out = NULL; else a sequence of exactly `expected` integers (PyMem_Malloc). */
+static int
+read_int_list(tn_module_state *st, PyObject *obj, const char *what, Py_ssize_t expected,
+              int64_t **out)
+{
+    *out = NULL;
+    if (obj == Py_None) {
+        return 0;
+    }
+    PyObject *seq = PySequence_Fast(obj, "");
+    if (seq == NULL) {
+        PyErr_Clear();
+        PyErr_Format(st->ArgumentError, "%s must be a sequence of integers, not %.200s", what,
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    if (expected >= 0 && n != expected) {
+        PyErr_Format(st->ShapeError, "%s has %zd entries; expected %zd", what, n, expected);
+        Py_DECREF(seq);
+        return -1;
+    }
+    int64_t *values = PyMem_Malloc(((size_t)n + 1) * sizeof(int64_t));
+    if (values == NULL) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        long long v = -1;
+        PyObject *index = PyNumber_Index(item);
+        if (index != NULL) {
+            v = PyLong_AsLongLong(index);
+            Py_DECREF(index);
+        }
+        if (index == NULL || (v == -1 && PyErr_Occurred())) {
+            PyErr_Clear();
+            PyErr_Format(st->ArgumentError, "%s[%zd] must be a 64-bit integer, not %R", what, i,
+                         item);
+            PyMem_Free(values);
+            Py_DECREF(seq);
+            return -1;
+        }
+        values[i] = (int64_t)v;
+    }
+    Py_DECREF(seq);
+    *out = values;
+    return 0;
+}
+
+/* -- progress: the GIL is re-acquired, Ctrl-C and the Python callback are honoured ---- */
+
+typedef struct {
+    PyObject *callback; /* None or a callable(step, total, rel_error or None) */
+    PyObject *exc_type, *exc_value, *exc_tb; /* what stopped the run, re-raised afterwards */
+} progress_state;
+
+static int
+progress_trampoline(void *context, int64_t step, int64_t total, double rel_error)
+{
+    progress_state *ps = (progress_state *)context;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    int keep = 1;
+    if (PyErr_CheckSignals() < 0) {
+        keep = 0; /* KeyboardInterrupt (or whatever a signal handler raised) */
+    }
+    else if (ps->callback != Py_None) {
+        PyObject *err;
+        if (rel_error != rel_error) {
+            err = Py_None;
+            Py_INCREF(err);
+        }
+        else {
+            err = PyFloat_FromDouble(rel_error);
+        }
+        PyObject *r = err == NULL ? NULL
+                                  : PyObject_CallFunction(ps->callback, "LLO", (long long)step,
+                                                          (long long)total, err);
+        Py_XDECREF(err);
+        if (r == NULL) {
+            keep = 0;
+        }
+        else {
+            keep = (r != Py_False); /* an explicit False stops; anything else goes on */
+            Py_DECREF(r);
+        }
+    }
+    if (PyErr_Occurred()) {
+        PyErr_Fetch(&ps->exc_type, &ps->exc_value, &ps->exc_tb);
+        keep = 0;
+    }
+    PyGILState_Release(gil);
+    return keep;
+}
+
+/* After the call: a stashed exception wins over the status (a KeyboardInterrupt must not
+   become a TNError). Returns -1 with an exception set on failure. */
+static int
+finish_status(tn_module_state *st, progress_state *ps, tn_status s)
+{
+    if (ps != NULL && ps->exc_type != NULL) {
+        PyErr_Restore(ps->exc_type, ps->exc_value, ps->exc_tb);
+        ps->exc_type = ps->exc_value = ps->exc_tb = NULL;
+        return -1;
+    }
+    if (s != TN_OK) {
+        raise_status(st, s);
+        return -1;
+    }
+    return 0;
+}
+
+/* (arrays, errors) from a result handle, which is destroyed. */
+static PyObject *
+collect_result(tn_module_state *st, tn_decomposition *h, int dtype, PyObject *empty)
+{
+    PyObject *arrays = NULL, *errors = NULL, *result = NULL;
+    double *history = NULL;
+    int64_t count = 0, n_errors = 0;
+    tn_status s = tn_decomposition_count(h, &count);
+    if (s != TN_OK) {
+        raise_status(st, s);
+        goto done;
+    }
+    arrays = PyList_New((Py_ssize_t)count);
+    if (arrays == NULL) {
+        goto done;
+    }
+    for (int64_t i = 0; i < count; i++) {
+        int64_t ndim = 0, shape[TN_MAX_DIMS];
+        s = tn_decomposition_array_shape(h, i, &ndim, shape, TN_MAX_DIMS);
+        if (s != TN_OK) {
+            raise_status(st, s);
+            goto done;
+        }
+        PyObject *dims = shape_tuple_i64(shape, (Py_ssize_t)ndim);
+        PyObject *array = dims ? PyObject_CallOneArg(empty, dims) : NULL;
+        Py_XDECREF(dims);
+        if (array == NULL) {
+            goto done;
+        }
+        PyList_SET_ITEM(arrays, (Py_ssize_t)i, array);
+        Py_buffer view;
+        if (PyObject_GetBuffer(array, &view, PyBUF_WRITABLE | PyBUF_STRIDES | PyBUF_FORMAT) < 0) {
+            goto done;
+        }
+        int64_t dims64[2 * TN_MAX_DIMS];
+        tn_tensor t;
+        int dt = dtype;
+        int bad = bind_input(st, &view, dims64, &t, &dt, "result array", (Py_ssize_t)i);
+        if (bad == 0) {
+            s = tn_decomposition_array_copy(h, i, &t);
+            if (s != TN_OK) {
+                raise_status(st, s);
+                bad = -1;
+            }
+        }
+        PyBuffer_Release(&view);
+        if (bad < 0) {
+            goto done;
+        }
+    }
+    s = tn_decomposition_errors(h, NULL, 0, &n_errors);
+    if (s != TN_OK) {
+        raise_status(st, s);
+        goto done;
+    }
+    history = PyMem_Malloc(((size_t)n_errors + 1) * sizeof(double));
+    if (history == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    s = tn_decomposition_errors(h, history, n_errors, &n_errors);
+    if (s != TN_OK) {
+        raise_status(st, s);
+        goto done;
+    }
+    errors = PyList_New((Py_ssize_t)n_errors);
+    if (errors == NULL) {
+        goto done;
+    }
+    for (int64_t i = 0; i < n_errors; i++) {
+        PyObject *v = PyFloat_FromDouble(history[i]);
+        if (v == NULL) {
+            goto done;
+        }
+        PyList_SET_ITEM(errors, (Py_ssize_t)i, v);
+    }
+    result = PyTuple_Pack(2, arrays, errors);
+done:
+    PyMem_Free(history);
+    Py_XDECREF(arrays);
+    Py_XDECREF(errors);
+    tn_decomposition_destroy(h);
+    return result;
+}
+
+static int
+check_callable(tn_module_state *st, PyObject *obj, const char *what, int none_ok)
+{
+    if ((none_ok && obj == Py_None) || PyCallable_Check(obj)) {
+        return 0;
+    }
+    PyErr_Format(st->ArgumentError, "%s must be %scallable, not %.200s", what,
+                 none_ok ? "None or " : "", Py_TYPE(obj)->tp_name);
+    return -1;
+}
+
+static PyObject *
+mod_tt_svd(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    PyObject *x, *caps_obj, *callback, *empty;
+    double eps;
+    if (!PyArg_ParseTuple(args, "OOdOO:tt_svd", &x, &caps_obj, &eps, &callback, &empty)
+        || check_callable(st, callback, "callback", 1) < 0
+        || check_callable(st, empty, "empty", 0) < 0) {
+        return NULL;
+    }
+    int dtype = -1;
+    tensor_list tl;
+    if (tensors_acquire(st, x, 1, "x", &dtype, &tl) < 0) {
+        return NULL;
+    }
+    int64_t *caps = NULL;
+    PyObject *result = NULL;
+    Py_ssize_t ndim = (Py_ssize_t)tl.tensors[0].ndim;
+    if (read_int_list(st, caps_obj, "max_ranks", ndim > 0 ? ndim - 1 : 0, &caps) < 0) {
+        goto done;
+    }
+    progress_state ps = {callback, NULL, NULL, NULL};
+    tn_decomposition *h = NULL;
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_tt_svd((tn_dtype)dtype, &tl.tensors[0], caps, eps, progress_trampoline, &ps, &h);
+    Py_END_ALLOW_THREADS
+    if (finish_status(st, &ps, s) == 0) {
+        result = collect_result(st, h, dtype, empty);
+    }
+    else if (h != NULL) {
+        tn_decomposition_destroy(h);
+    }
+done:
+    PyMem_Free(caps);
+    tensors_release(&tl);
+    return result;
+}
+
+static PyObject *
+mod_tt_matrix(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    PyObject *w, *rows_obj, *cols_obj, *caps_obj, *callback, *empty;
+    double eps;
+    if (!PyArg_ParseTuple(args, "OOOOdOO:tt_matrix", &w, &rows_obj, &cols_obj, &caps_obj, &eps,
+                          &callback, &empty)
+        || check_callable(st, callback, "callback", 1) < 0
+        || check_callable(st, empty, "empty", 0) < 0) {
+        return NULL;
+    }
+    int64_t *rows = NULL, *cols = NULL, *caps = NULL;
+    PyObject *result = NULL;
+    int dtype = -1;
+    tensor_list tl = {0, NULL, NULL, NULL};
+    if (rows_obj == Py_None || read_int_list(st, rows_obj, "in_modes", -1, &rows) < 0) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(st->ArgumentError, "in_modes is None");
+        }
+        return NULL;
+    }
+    Py_ssize_t d = PySequence_Size(rows_obj);
+    if (d < 0 || read_int_list(st, cols_obj, "out_modes", d, &cols) < 0) {
+        goto done;
+    }
+    if (cols == NULL) {
+        PyErr_SetString(st->ArgumentError, "out_modes is None");
+        goto done;
+    }
+    if (read_int_list(st, caps_obj, "max_ranks", d > 0 ? d - 1 : 0, &caps) < 0
+        || tensors_acquire(st, w, 1, "w", &dtype, &tl) < 0) {
+        goto done;
+    }
+    progress_state ps = {callback, NULL, NULL, NULL};
+    tn_decomposition *h = NULL;
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_tt_matrix((tn_dtype)dtype, &tl.tensors[0], (int64_t)d, rows, cols, caps, eps,
+                     progress_trampoline, &ps, &h);
+    Py_END_ALLOW_THREADS
+    if (finish_status(st, &ps, s) == 0) {
+        result = collect_result(st, h, dtype, empty);
+    }
+    else if (h != NULL) {
+        tn_decomposition_destroy(h);
+    }
+done:
+    PyMem_Free(rows);
+    PyMem_Free(cols);
+    PyMem_Free(caps);
+    tensors_release(&tl);
+    return result;
+}
+
+static PyObject *
+mod_tt_round(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    PyObject *cores, *caps_obj, *empty;
+    double eps;
+    if (!PyArg_ParseTuple(args, "OOdO:tt_round", &cores, &caps_obj, &eps, &empty)
+        || check_callable(st, empty, "empty", 0) < 0) {
+        return NULL;
+    }
+    int dtype = -1;
+    tensor_list tl;
+    if (tensors_acquire(st, cores, 0, "core", &dtype, &tl) < 0) {
+        return NULL;
+    }
+    int64_t *caps = NULL;
+    PyObject *result = NULL;
+    if (read_int_list(st, caps_obj, "max_ranks", tl.n > 0 ? tl.n - 1 : 0, &caps) < 0) {
+        goto done;
+    }
+    tn_decomposition *h = NULL;
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_tt_round((tn_dtype)(dtype < 0 ? TN_FLOAT64 : dtype), (int64_t)tl.n, tl.tensors, caps,
+                    eps, &h);
+    Py_END_ALLOW_THREADS
+    if (finish_status(st, NULL, s) == 0) {
+        result = collect_result(st, h, dtype, empty);
+    }
+done:
+    PyMem_Free(caps);
+    tensors_release(&tl);
+    return result;
+}
+
+/* Acquires two core lists of one dtype and equal length. */
+static int
+acquire_pair(tn_module_state *st, PyObject *a, PyObject *b, int *dtype, tensor_list *ta,
+             tensor_list *tb)
+{
+    if (tensors_acquire(st, a, 0, "a core", dtype, ta) < 0) {
+        return -1;
+    }
+    if (tensors_acquire(st, b, 0, "b core", dtype, tb) < 0) {
+        tensors_release(ta);
+        return -1;
+    }
+    if (ta->n != tb->n) {
+        PyErr_Format(st->ShapeError, "the TT tensors have %zd and %zd cores", ta->n, tb->n);
+        tensors_release(ta);
+        tensors_release(tb);
+        return -1;
+    }
+    if (*dtype < 0) {
+        *dtype = TN_FLOAT64;
+    }
+    return 0;
+}
+
+static PyObject *
+mod_tt_inner(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    PyObject *a, *b;
+    if (!PyArg_ParseTuple(args, "OO:tt_inner", &a, &b)) {
+        return NULL;
+    }
+    int dtype = -1;
+    tensor_list ta, tb;
+    if (acquire_pair(st, a, b, &dtype, &ta, &tb) < 0) {
+        return NULL;
+    }
+    double value = 0.0;
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_tt_inner((tn_dtype)dtype, (int64_t)ta.n, ta.tensors, tb.tensors, &value);
+    Py_END_ALLOW_THREADS
+    tensors_release(&ta);
+    tensors_release(&tb);
+    if (finish_status(st, NULL, s) < 0) {
+        return NULL;
+    }
+    return PyFloat_FromDouble(value);
+}
+
+static PyObject *
+mod_tt_add(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    PyObject *a, *b, *empty;
+    if (!PyArg_ParseTuple(args, "OOO:tt_add", &a, &b, &empty)
+        || check_callable(st, empty, "empty", 0) < 0) {
+        return NULL;
+    }
+    int dtype = -1;
+    tensor_list ta, tb;
+    if (acquire_pair(st, a, b, &dtype, &ta, &tb) < 0) {
+        return NULL;
+    }
+    tn_decomposition *h = NULL;
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_tt_add((tn_dtype)dtype, (int64_t)ta.n, ta.tensors, tb.tensors, &h);
+    Py_END_ALLOW_THREADS
+    tensors_release(&ta);
+    tensors_release(&tb);
+    if (finish_status(st, NULL, s) < 0) {
+        return NULL;
+    }
+    return collect_result(st, h, dtype, empty);
+}
+
+static PyObject *
+mod_balanced_modes(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    long long n, order;
+    if (!PyArg_ParseTuple(args, "LL:balanced_modes", &n, &order)) {
+        return NULL;
+    }
+    if (order < 1 || order > 4096) {
+        PyErr_Format(st->ArgumentError, "order must be between 1 and 4096 (got %lld)", order);
+        return NULL;
+    }
+    int64_t *modes = PyMem_Malloc((size_t)order * sizeof(int64_t));
+    if (modes == NULL) {
+        return PyErr_NoMemory();
+    }
+    tn_status s = tn_balanced_modes((int64_t)n, (int64_t)order, modes);
+    PyObject *result = NULL;
+    if (s != TN_OK) {
+        raise_status(st, s);
+    }
+    else {
+        result = PyList_New((Py_ssize_t)order);
+        for (long long k = 0; result != NULL && k < order; k++) {
+            PyObject *v = PyLong_FromLongLong((long long)modes[k]);
+            if (v == NULL) {
+                Py_CLEAR(result);
+                break;
+            }
+            PyList_SET_ITEM(result, (Py_ssize_t)k, v);
+        }
+    }
+    PyMem_Free(modes);
+    return result;
+}
+
+static PyObject *
+mod_cp_als(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    PyObject *x, *init_arrays, *callback, *empty;
+    long long rank, n_iter_max;
+    int init;
+    unsigned long long seed;
+    double tol;
+    if (!PyArg_ParseTuple(args, "OLiKOLdOO:cp_als", &x, &rank, &init, &seed, &init_arrays,
+                          &n_iter_max, &tol, &callback, &empty)
+        || check_callable(st, callback, "callback", 1) < 0
+        || check_callable(st, empty, "empty", 0) < 0) {
+        return NULL;
+    }
+    int dtype = -1;
+    tensor_list tl, ti = {0, NULL, NULL, NULL};
+    if (tensors_acquire(st, x, 1, "x", &dtype, &tl) < 0) {
+        return NULL;
+    }
+    PyObject *result = NULL;
+    if (init_arrays != Py_None) {
+        if (tensors_acquire(st, init_arrays, 0, "init array", &dtype, &ti) < 0) {
+            goto done;
+        }
+        if (ti.n != (Py_ssize_t)tl.tensors[0].ndim + 1) {
+            PyErr_Format(st->ShapeError,
+                         "the initial CP tensor has %zd arrays; a tensor with %lld modes needs "
+                         "%lld (weights and one factor per mode)", ti.n,
+                         (long long)tl.tensors[0].ndim, (long long)tl.tensors[0].ndim + 1);
+            goto done;
+        }
+    }
+    progress_state ps = {callback, NULL, NULL, NULL};
+    tn_decomposition *h = NULL;
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_cp_als((tn_dtype)dtype, &tl.tensors[0], (int64_t)rank, init, (uint64_t)seed,
+                  init_arrays == Py_None ? NULL : ti.tensors, (int64_t)n_iter_max, tol,
+                  progress_trampoline, &ps, &h);
+    Py_END_ALLOW_THREADS
+    if (finish_status(st, &ps, s) == 0) {
+        result = collect_result(st, h, dtype, empty);
+    }
+    else if (h != NULL) {
+        tn_decomposition_destroy(h);
+    }
+done:
+    tensors_release(&tl);
+    tensors_release(&ti);
+    return result;
+}
+
+static PyObject *
+mod_tucker(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    PyObject *x, *ranks_obj, *callback, *empty;
+    double eps, tol;
+    int method;
+    long long n_iter_max;
+    if (!PyArg_ParseTuple(args, "OOdiLdOO:tucker", &x, &ranks_obj, &eps, &method, &n_iter_max,
+                          &tol, &callback, &empty)
+        || check_callable(st, callback, "callback", 1) < 0
+        || check_callable(st, empty, "empty", 0) < 0) {
+        return NULL;
+    }
+    int dtype = -1;
+    tensor_list tl;
+    if (tensors_acquire(st, x, 1, "x", &dtype, &tl) < 0) {
+        return NULL;
+    }
+    int64_t *ranks = NULL;
+    PyObject *result = NULL;
+    if (read_int_list(st, ranks_obj, "rank", (Py_ssize_t)tl.tensors[0].ndim, &ranks) < 0) {
+        goto done;
+    }
+    progress_state ps = {callback, NULL, NULL, NULL};
+    tn_decomposition *h = NULL;
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_tucker((tn_dtype)dtype, &tl.tensors[0], ranks, eps, method, (int64_t)n_iter_max, tol,
+                  progress_trampoline, &ps, &h);
+    Py_END_ALLOW_THREADS
+    if (finish_status(st, &ps, s) == 0) {
+        result = collect_result(st, h, dtype, empty);
+    }
+    else if (h != NULL) {
+        tn_decomposition_destroy(h);
+    }
+done:
+    PyMem_Free(ranks);
+    tensors_release(&tl);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
     {"abi_version", mod_abi_version, METH_NOARGS,
      "abi_version()\n--\n\nThe ABI version implemented by the loaded libtnswift."},
@@ -1183,6 +1873,26 @@ static PyMethodDef module_methods[] = {
      "set_num_threads(n, /)\n--\n\n"
      "Set the number of threads the engine spreads GEMMs over (OpenBLAS itself runs\n"
      "single-threaded); n <= 0 leaves it unchanged. Returns the previous number."},
+    {"tt_svd", mod_tt_svd, METH_VARARGS,
+     "tt_svd(x, max_ranks, eps, callback, empty, /)\n--\n\n"
+     "TT-SVD of x; returns (cores, errors). eps < 0: none. Arrays come from empty(shape)."},
+    {"tt_matrix", mod_tt_matrix, METH_VARARGS,
+     "tt_matrix(w, row_modes, col_modes, max_ranks, eps, callback, empty, /)\n--\n\n"
+     "TT-matrix decomposition of the 2-D w; returns (cores, errors)."},
+    {"tt_round", mod_tt_round, METH_VARARGS,
+     "tt_round(cores, max_ranks, eps, empty, /)\n--\n\nTT rounding; returns (cores, errors)."},
+    {"tt_inner", mod_tt_inner, METH_VARARGS,
+     "tt_inner(a_cores, b_cores, /)\n--\n\nInner product of two TT tensors (a float)."},
+    {"tt_add", mod_tt_add, METH_VARARGS,
+     "tt_add(a_cores, b_cores, empty, /)\n--\n\nSum of two TT tensors; returns (cores, errors)."},
+    {"balanced_modes", mod_balanced_modes, METH_VARARGS,
+     "balanced_modes(n, order, /)\n--\n\nFactor n into `order` near-equal integers, largest first."},
+    {"cp_als", mod_cp_als, METH_VARARGS,
+     "cp_als(x, rank, init, seed, init_arrays, n_iter_max, tol, callback, empty, /)\n--\n\n"
+     "CP-ALS; init 0 svd, 1 random, 2 given. Returns ([weights, *factors], errors)."},
+    {"tucker", mod_tucker, METH_VARARGS,
+     "tucker(x, ranks, eps, method, n_iter_max, tol, callback, empty, /)\n--\n\n"
+     "Tucker (method 0 hosvd, 1 hooi). Returns ([core, *factors], errors)."},
     {NULL, NULL, 0, NULL},
 };
 

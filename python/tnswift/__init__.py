@@ -7,6 +7,7 @@ Main entry points:
 - :func:`contract_expression` — plan once for fixed shapes, call many times; gradients included.
 - :func:`ncon` — tensor networks in the ncon convention.
 - :func:`set_num_threads` — threads the engine spreads GEMMs over.
+- :mod:`tnswift.decompose` — CP (``parafac``), Tucker, tensor-train and TT-matrix decompositions.
 
 Every error is a :class:`TNError`; the subclasses also derive from the matching built-in
 exception (``ShapeError`` is a ``ValueError``, ``DTypeError`` a ``TypeError``, ...).
@@ -24,6 +25,7 @@ from ._ext import (
 from ._ext import abi_version as _abi_version
 from ._ext import version as _library_version
 from ._pathinfo import PathInfo
+from . import decompose
 from .contract import contract_path, einsum
 from .expression import ContractExpression, contract_expression
 from .network import ncon
@@ -42,6 +44,7 @@ __all__ = [
     "contract_path",
     "contract_expression",
     "ncon",
+    "decompose",
     "set_num_threads",
     "library_info",
     "ContractExpression",

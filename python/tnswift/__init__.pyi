@@ -9,6 +9,7 @@ from ._ext import (
     TNMemoryError as TNMemoryError,
     set_num_threads as set_num_threads,
 )
+from . import decompose as decompose
 from ._pathinfo import PathInfo as PathInfo
 from .contract import contract_path as contract_path, einsum as einsum
 from .expression import (

@@ -1,5 +1,6 @@
 /*
- * tnswift.h — C interface to the tnswift contraction engine (libtnswift.so).
+ * tnswift.h — C interface to the tnswift contraction engine and tensor decompositions
+ * (libtnswift.so).
  *
  * Conventions
  *   - Every function except tn_abi_version() and tn_last_error() returns a tn_status.
@@ -27,7 +28,7 @@ extern "C" {
 #endif
 
 /** Bumped on every incompatible change of this header. */
-#define TN_ABI_VERSION 1
+#define TN_ABI_VERSION 2
 
 typedef enum tn_status {
     TN_OK = 0,
@@ -145,6 +146,107 @@ tn_status tn_plan_last_operand_address(const tn_plan *plan, int64_t i, uintptr_t
     the default is OpenBLAS's default, which honours OPENBLAS_NUM_THREADS). 0 or less leaves it
     unchanged; *previous receives the old value (previous may be NULL). */
 tn_status tn_set_num_threads(int64_t n, int64_t *previous);
+
+/* ------------------------------------------------------------------------------------------
+ * Decompositions
+ *
+ *   Inputs are tn_tensor views of the call's dtype. A C-contiguous input is read in place
+ *   (never copied by this layer); any other layout is packed into a contiguous copy first.
+ *   Each call returns its result as a tn_decomposition handle holding a list of arrays
+ *   (C-contiguous, the call's dtype) and an error history; copy the arrays out with
+ *   tn_decomposition_array_copy and release the handle with tn_decomposition_destroy.
+ *
+ *   Arrays per result:
+ *     tn_tt_svd, tn_tt_round, tn_tt_add   d cores, core k of shape (r_k, n_k, r_{k+1}), r_0 = r_d = 1
+ *     tn_tt_matrix                        d cores, core k of shape (r_k, m_k, n_k, r_{k+1})
+ *     tn_cp_als                           [weights (rank,), factor_0 (I_0, rank), ...]
+ *     tn_tucker                           [core (R_0, ..., R_{d-1}), factor_0 (I_0, R_0), ...]
+ *   Errors: relative reconstruction errors ||X - X_hat|| / ||X||, one per iteration for
+ *   CP-ALS and HOOI, one for HOSVD, none for the TT calls.
+ *
+ *   eps is a relative Frobenius tolerance: ||X - X_hat||_F <= eps ||X||_F for TT-SVD,
+ *   TT-matrix and TT rounding as long as no rank cap binds. A negative eps means "none";
+ *   NaN or an infinity is TN_ERR_VALUE. max_ranks is NULL (no caps) or one cap >= 1 per
+ *   bond (d - 1 entries).
+ * ------------------------------------------------------------------------------------------ */
+
+/** Called after each step of a long decomposition (each TT-SVD bond, each ALS/HOOI
+    iteration) on the calling thread. rel_error is NaN when the method does not track it.
+    Return nonzero to continue, 0 to stop: the call then returns TN_ERR_INTERRUPTED. */
+typedef int (*tn_progress_fn)(void *context, int64_t step, int64_t total, double rel_error);
+
+typedef struct tn_decomposition tn_decomposition;
+
+/** TT-SVD of x (ndim >= 1, every size >= 1). progress may be NULL. */
+tn_status tn_tt_svd(tn_dtype dtype, const tn_tensor *x, const int64_t *max_ranks, double eps,
+                    tn_progress_fn progress, void *context, tn_decomposition **out);
+
+/** TT-matrix (MPO) decomposition of the 2-D w of shape (prod row_modes, prod col_modes);
+    row_modes and col_modes have d entries each. w[(i_1..i_d), (j_1..j_d)] with C-order
+    mixed-radix row and column indices. */
+tn_status tn_tt_matrix(tn_dtype dtype, const tn_tensor *w, int64_t d, const int64_t *row_modes,
+                       const int64_t *col_modes, const int64_t *max_ranks, double eps,
+                       tn_progress_fn progress, void *context, tn_decomposition **out);
+
+/** TT rounding of the TT tensor given by n_cores 3-D cores (never forms the dense tensor). */
+tn_status tn_tt_round(tn_dtype dtype, int64_t n_cores, const tn_tensor *cores,
+                      const int64_t *max_ranks, double eps, tn_decomposition **out);
+
+/** Inner product <A, B> of two TT tensors of the same shape, each of n_cores 3-D cores. */
+tn_status tn_tt_inner(tn_dtype dtype, int64_t n_cores, const tn_tensor *a_cores,
+                      const tn_tensor *b_cores, double *out);
+
+/** A + B in TT format (ranks add; round the result to compress it). */
+tn_status tn_tt_add(tn_dtype dtype, int64_t n_cores, const tn_tensor *a_cores,
+                    const tn_tensor *b_cores, tn_decomposition **out);
+
+/** Factors n (>= 1) into `order` (>= 1) near-equal integers, largest first, whose product
+    is n; modes receives `order` entries. */
+tn_status tn_balanced_modes(int64_t n, int64_t order, int64_t *modes);
+
+/** CP initialisations for tn_cp_als. */
+typedef enum tn_cp_init {
+    TN_CP_INIT_SVD = 0,     /* leading left singular vectors of each unfolding */
+    TN_CP_INIT_RANDOM = 1,  /* uniform random factors from `seed` */
+    TN_CP_INIT_GIVEN = 2    /* init_arrays: weights (rank,), then factor k (I_k, rank) */
+} tn_cp_init;
+
+/** CP decomposition by alternating least squares. init_arrays is NULL unless init is
+    TN_CP_INIT_GIVEN, then it points at 1 + ndim tensors. Stops after n_iter_max iterations
+    or when the error decrease falls below tol. Factor columns come back with unit norm, the
+    scale in the weights. */
+tn_status tn_cp_als(tn_dtype dtype, const tn_tensor *x, int64_t rank, int init, uint64_t seed,
+                    const tn_tensor *init_arrays, int64_t n_iter_max, double tol,
+                    tn_progress_fn progress, void *context, tn_decomposition **out);
+
+typedef enum tn_tucker_method {
+    TN_TUCKER_HOSVD = 0,
+    TN_TUCKER_HOOI = 1
+} tn_tucker_method;
+
+/** Tucker decomposition with orthonormal factors. ranks is NULL (then eps decides) or one
+    rank per mode; eps < 0 means none. n_iter_max and tol apply to HOOI. */
+tn_status tn_tucker(tn_dtype dtype, const tn_tensor *x, const int64_t *ranks, double eps,
+                    int method, int64_t n_iter_max, double tol, tn_progress_fn progress,
+                    void *context, tn_decomposition **out);
+
+/** Number of arrays in the result. */
+tn_status tn_decomposition_count(const tn_decomposition *h, int64_t *count);
+
+/** Shape of array i: *ndim receives its dimension count, shape (capacity cap) its sizes. */
+tn_status tn_decomposition_array_shape(const tn_decomposition *h, int64_t i, int64_t *ndim,
+                                       int64_t *shape, int64_t cap);
+
+/** Copies array i into *dst, which must have exactly its shape and the dtype of the call that
+    made h; dst may be strided. */
+tn_status tn_decomposition_array_copy(const tn_decomposition *h, int64_t i, const tn_tensor *dst);
+
+/** The error history: writes min(cap, n) values into errors (NULL allowed when cap is 0) and n
+    into *count (count may be NULL). */
+tn_status tn_decomposition_errors(const tn_decomposition *h, double *errors, int64_t cap,
+                                  int64_t *count);
+
+tn_status tn_decomposition_destroy(tn_decomposition *h);
 
 #ifdef __cplusplus
 }
