@@ -74,6 +74,12 @@ try:
 except Exception:  # pragma: no cover
     torch = None
 
+try:
+    import tensorly as tl
+    import tensorly.decomposition as tl_dec
+except Exception:  # pragma: no cover
+    tl = tl_dec = None
+
 # ------------------------------------------------------------------------- settings
 
 class Settings:
@@ -316,7 +322,7 @@ def rel_err(a, ref) -> float:
 
 # ------------------------------------------------------------------------ workloads
 
-ANCHORS = ("numpy", "opt_einsum", "torch")
+ANCHORS = ("numpy", "opt_einsum", "torch", "tensorly")
 VARIANTS = {"tnswift_out": "expr(*ops, out=)", "tnswift_alloc": "expr(*ops)",
             "tnswift_einsum": "tnswift.einsum(...)"}
 F32_TOL = 1e-3  # relative (Frobenius) error allowed against a float64 reference
@@ -571,7 +577,104 @@ def w9_rows(st, rate, extra):
     return rows
 
 
-WORKLOADS = {"W1": w1_rows, "W4": w4_rows, "W8": w8_rows, "W9": w9_rows}
+# ---------------------------------------------------------------- W7: decompositions
+
+W7_TOL = 1e-9  # tnswift's relative error may exceed TensorLy's by at most this much
+
+
+def w7_cases(seed=0):
+    """(label, tnswift call, tensorly call, input) for the four W7 decompositions, f64."""
+    rng = np.random.default_rng(seed)
+    cores = [rng.standard_normal(s) for s in [(1, 32, 8), (8, 32, 8), (8, 32, 8), (8, 32, 1)]]
+    tt_x = np.einsum("aib,bjc,ckd,dle->ijkl", *cores) + 1e-3 * rng.standard_normal((32,) * 4)
+    w = rng.standard_normal((1024, 1024))
+    cp_x = rng.standard_normal((64, 64, 64))
+    tk_x = rng.standard_normal((100, 100, 100))
+    dec = tnswift.decompose if tnswift is not None else None
+    cases = []
+    cases.append(("W7 TT-SVD 32^4 r8", tt_x,
+                  (lambda: dec.tensor_train(tt_x, rank=8)) if dec else None,
+                  lambda: tl_dec.tensor_train(tt_x, rank=[1, 8, 8, 8, 1]),
+                  lambda res: tl.tt_to_tensor(res)))
+    w_t = w.reshape((4,) * 10)
+    cases.append(("W7 TT-matrix 1024^2 r16", w,
+                  (lambda: dec.tt_matrix(w, [4] * 5, [4] * 5, rank=16)) if dec else None,
+                  lambda: tl_dec.tensor_train_matrix(w_t, rank=16),
+                  lambda res: tl.tt_matrix_to_tensor(res).reshape(1024, 1024)))
+    cases.append(("W7 CP-ALS 64^3 r16 100it", cp_x,
+                  (lambda: dec.parafac(cp_x, 16, n_iter_max=100, tol=0.0)) if dec else None,
+                  lambda: tl_dec.parafac(cp_x, 16, n_iter_max=100, tol=0.0, init="svd"),
+                  lambda res: tl.cp_to_tensor(res)))
+    cases.append(("W7 Tucker-HOOI 100^3 r20 20it", tk_x,
+                  (lambda: dec.tucker(tk_x, 20, n_iter_max=20, tol=0.0)) if dec else None,
+                  lambda: tl_dec.tucker(tk_x, rank=[20, 20, 20], n_iter_max=20, tol=0.0),
+                  lambda res: tl.tucker_to_tensor(res)))
+    return cases
+
+
+def w7_rows(st, rate, extra):
+    rows = []
+    target = {"kind": "ratio", "value": 0.2, "anchor": "tensorly"}
+    for label, x, ours, theirs, tl_dense in w7_cases():
+        row = Row("W7", label, "fwd", target=target)
+        impls = {}
+        if ours is not None:
+            impls["tnswift"] = ours
+        if tl is not None:
+            impls["tensorly"] = theirs
+        row.times.update(measure(impls, st, max_samples=st.slow_samples))
+        norm = np.linalg.norm(x)
+        errs = {}
+        if ours is not None:
+            errs["tnswift"] = float(np.linalg.norm(ours().to_dense() - x) / norm)
+        if tl is not None:
+            errs["tensorly"] = float(np.linalg.norm(tl_dense(theirs()) - x) / norm)
+        row.notes.append("rel. error " + ", ".join(f"{k} {v:.3e}" for k, v in errs.items()))
+        if "tnswift" in errs and "tensorly" in errs and errs["tnswift"] > errs["tensorly"] + W7_TOL:
+            row.worse_error = True
+        rows.append(row)
+    rows.append(w7_memory_row())
+    return rows
+
+
+W7_MEM_SCRIPT = r"""
+import resource, sys, numpy as np, tnswift
+n = 16384
+w = np.empty((n, n), dtype=np.float32)
+rng = np.random.default_rng(0)
+for i in range(0, n, 1024):
+    w[i:i + 1024] = rng.standard_normal((1024, n), dtype=np.float32)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+modes = tnswift.decompose.balanced_modes(n, 7)
+tt = tnswift.decompose.tt_matrix(w, modes, modes, rank=16)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(before * 1024, after * 1024, w.nbytes, max(tt.ranks))
+"""
+
+
+def w7_memory_row():
+    """Peak memory of a rank-16 TT-matrix of a 16384x16384 float32 matrix (in a subprocess)."""
+    import subprocess
+    row = Row("W7", "W7 TT-matrix 16384^2 f32 r16 memory", "fwd",
+              target={"kind": "mem", "value": 3.0})
+    if tnswift is None:
+        row.notes.append("tnswift not importable")
+        return row
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", W7_MEM_SCRIPT], capture_output=True, text=True)
+    row.times["tnswift"] = time.perf_counter() - t0
+    if proc.returncode != 0:
+        row.times["tnswift"] = Failed(proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed")
+        return row
+    before, after, nbytes, rank = (float(v) for v in proc.stdout.split())
+    row.mem_ratio = after / nbytes
+    row.notes.append(f"peak RSS {after / 2**30:.2f} GiB = {row.mem_ratio:.2f}x the {nbytes / 2**30:.0f} GiB "
+                     f"matrix (before the call {before / 2**30:.2f} GiB; max rank {rank:.0f}); "
+                     "time includes generating the matrix")
+    return row
+
+
+WORKLOADS = {"W1": w1_rows, "W4": w4_rows, "W7": w7_rows, "W8": w8_rows, "W9": w9_rows}
 
 
 # --------------------------------------------------------------------------- verdict
@@ -608,9 +711,16 @@ def judge(row: Row, rate_gflops: float | None):
             row.status = "-"
         else:
             row.status = "PASS" if tn <= row.goal_ms else "MISS"
+            if getattr(row, "worse_error", False):
+                row.status = "MISS"
+                row.notes.append("tnswift's error is above TensorLy's")
     elif t["kind"] == "abs_us":
         row.target_text = f"<= {t['value']:g} us/call"
         row.status = "-" if tn is None else ("PASS" if tn * 1e3 <= t["value"] else "MISS")
+    elif t["kind"] == "mem":
+        ratio = getattr(row, "mem_ratio", None)
+        row.target_text = f"peak < {t['value']:g}x input"
+        row.status = "-" if ratio is None else ("PASS" if ratio < t["value"] else "MISS")
     elif t["kind"] == "pct_sgemm":
         row.target_text = f">= {t['value']:g}% sgemm"
         pct = row_pct(row, rate_gflops)
@@ -727,6 +837,7 @@ def versions():
     v = {"python": platform.python_version(), "numpy": np.__version__,
          "opt_einsum": getattr(oe, "__version__", None) if oe else None,
          "torch": getattr(torch, "__version__", None) if torch else None,
+         "tensorly": getattr(tl, "__version__", None) if tl else None,
          "tnswift": getattr(tnswift, "__version__", "unknown") if tnswift else None}
     if torch is not None:
         v["torch_threads"] = torch.get_num_threads()
@@ -777,10 +888,11 @@ def main(argv=None):
           + (f"  load: {load0[0]:.2f}" if load0 else ""))
     if tnswift is None:
         print(f"!! tnswift NOT importable -- tnswift columns are empty (anchors only): {TNSWIFT_ERROR}")
-    present = ["numpy"] + (["opt_einsum"] if oe else []) + (["torch"] if torch else [])
+    present = (["numpy"] + (["opt_einsum"] if oe else []) + (["torch"] if torch else [])
+               + (["tensorly"] if tl else []))
     missing = [a for a in ANCHORS if a not in present]
     ver = versions()
-    print("versions: " + ", ".join(f"{k} {ver[k]}" for k in ("numpy", "opt_einsum", "torch", "tnswift")
+    print("versions: " + ", ".join(f"{k} {ver[k]}" for k in ("numpy", "opt_einsum", "torch", "tensorly", "tnswift")
                                   if ver.get(k)))
     if missing:
         print(f"anchors not installed: {', '.join(missing)}"

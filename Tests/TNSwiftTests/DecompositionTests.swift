@@ -93,12 +93,14 @@ final class DecompositionTests: XCTestCase {
     }
 
     func testRandomizedPathRecoversLowRankMatrix() throws {
-        // 256×256 of rank 5 with a cap of 5 and no eps: SVD.prefersRandomized picks the sketch.
-        XCTAssertTrue(SVD<Double>.prefersRandomized(m: 256, n: 256, rank: 5))
+        // 1024×1024 of rank 5 with a cap of 5 and no eps: not wide enough for the Gram route,
+        // so SVD.prefersRandomized picks the sketch.
+        XCTAssertTrue(SVD<Double>.prefersRandomized(m: 1024, n: 1024, rank: 5))
+        XCTAssertFalse(SVD<Double>.prefersGram(m: 1024, n: 1024, relativeTolerance: nil))
         var rng = TestRandom(state: 13)
-        let (cores, shapes) = randomCores([256, 256], [5], &rng)
+        let (cores, shapes) = randomCores([1024, 1024], [5], &rng)
         let x = dense(cores, shapes)
-        let tt = try decompose(x, [256, 256], maxRanks: [5])
+        let tt = try decompose(x, [1024, 1024], maxRanks: [5])
         XCTAssertEqual(tt.ranks, [1, 5, 1])
         XCTAssertLessThanOrEqual(distance(dense(tt), x), 1e-10 * norm(x))
     }

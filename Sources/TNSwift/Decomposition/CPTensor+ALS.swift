@@ -85,8 +85,7 @@ extension CPTensor {
         let norm = normSquared.squareRoot()
         for iteration in 0..<maxIterations {
             var mttkrp: [T] = []
-            // Forward sweeps, as TensorLy's: the same start gives the same iterates.
-            let sweep = SweepContractions<T>.sweep(iteration, order: d, alternating: false)
+            let sweep = Array(0..<d)
             for n in sweep {
                 let (side, source) = try contractions.source(for: n, factors: factors)
                 mttkrp = reduceToMode(n, source, modes: side == .last ? Array(0..<(d - 1)) : Array(1..<d),

@@ -3,11 +3,10 @@
 ///
 /// Updating factor n needs the tensor contracted with every other factor. The expensive part,
 /// a pass over the full tensor, is one GEMM with a single factor: with the last factor
-/// ("last", serving modes 0…d−2) or with the first ("first", serving modes 1…d−1); the rest
-/// are small reductions. Forward sweeps (modes 0…d−1, as TensorLy and most references order
-/// them) pass over the tensor twice per iteration. Sweeping forward on even iterations and
-/// backward on odd ones (order ≥ 3), each sweep ends on a mode whose contraction the next
-/// sweep starts from, so after the first sweep each iteration passes over the tensor once.
+/// ("last", serving modes 0…d−2) or with the first ("first", serving mode d−1); the rest are
+/// small reductions. A sweep over modes 0…d−1 (the order TensorLy and most references use,
+/// so the same start gives the same iterates) therefore passes over the tensor twice, where
+/// contracting each unfolding with a Khatri–Rao or Kronecker product would pass d times.
 final class SweepContractions<T: BLASScalar> {
     enum Side { case last, first }
 
@@ -27,11 +26,6 @@ final class SweepContractions<T: BLASScalar> {
         self.firstPlan = firstPlan
         lastBuffer = try Workspace<T>(count: lastPlan.outputShape.reduce(1, *))
         firstBuffer = try Workspace<T>(count: firstPlan.outputShape.reduce(1, *))
-    }
-
-    /// The modes in the order sweep `iteration` (from 0) updates them.
-    static func sweep(_ iteration: Int, order d: Int, alternating: Bool) -> [Int] {
-        alternating && d >= 3 && iteration % 2 == 1 ? Array((0..<d).reversed()) : Array(0..<d)
     }
 
     /// The contraction mode n is updated from, computed first when it is stale.

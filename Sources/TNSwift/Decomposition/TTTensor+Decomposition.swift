@@ -57,9 +57,10 @@ extension TTTensor {
 
     /// The TT-SVD behind the public initialisers (caps already validated).
     ///
-    /// Each step factors the current unfolding (rows r_{k-1}·n_k): by the randomized SVD when
-    /// only a cap decides and it is cheaper, through the Gram matrix when the unfolding is
-    /// wide (`SVD.prefersGram`), else exactly. The next unfolding, diag(s)·Vt = U_rᵀ·A, has
+    /// Each step factors the current unfolding (rows r_{k-1}·n_k): through the Gram matrix
+    /// when the unfolding is wide (`SVD.prefersGram`; as accurate as the exact SVD at the
+    /// tolerances allowed there), else by the randomized SVD when only a cap decides and it is
+    /// cheaper (`SVD.prefersRandomized`), else exactly. The next unfolding, diag(s)·Vt = U_rᵀ·A, has
     /// only r_k rows. With `overwritable` (a buffer the caller no longer needs, as in
     /// `TTMatrix`), a first step through the Gram writes that next unfolding over the tensor
     /// block by block instead of allocating it.
@@ -88,12 +89,13 @@ extension TTTensor {
             let cols = shape[(k + 1)...].reduce(1, *)
             let next: UnsafePointer<T>
             let core: [T]
-            if eps == nil, let cap = caps[k], SVD<T>.prefersRandomized(m: rows, n: cols, rank: cap) {
+            let gram = SVD<T>.prefersGram(m: rows, n: cols, relativeTolerance: eps)
+            if !gram, eps == nil, let cap = caps[k], SVD<T>.prefersRandomized(m: rows, n: cols, rank: cap) {
                 let svd = try SVD<T>.randomizedFactor(rows: rows, columns: cols, values: current, rowStride: nil, rank: cap,
                                                       oversampling: 10, powerIterations: 2, seed: UInt64(k))
                 (core, owner) = try TTTensor.truncatedStep(svd, maxRank: caps[k], budget: budget)
                 next = UnsafePointer(owner!.pointer)
-            } else if SVD<T>.prefersGram(m: rows, n: cols, relativeTolerance: eps) {
+            } else if gram {
                 let (u, s) = try SVD<T>.leftFactorByGram(rows: rows, columns: cols, values: current, rowStride: cols,
                                                          leading: budget == nil ? caps[k] : nil)
                 let r = try SVD<T>.truncationRank(singularValues: s, maxRank: caps[k], squaredErrorBudget: budget)

@@ -5,8 +5,8 @@ extension TuckerTensor {
     /// and the core as X ×_1 U_1ᵀ ⋯ ×_d U_dᵀ. With `eps`, each mode discards singular values
     /// whose squares sum to at most eps² · ‖X‖² / d, so ‖X − X̂‖_F ≤ eps · ‖X‖_F; `ranks` then
     /// caps each mode and wins over eps. HOOI starts from HOSVD and replaces each factor in
-    /// turn by the leading left singular vectors of X contracted with all other factors (one
-    /// pass over X per iteration, see `SweepContractions`), which never increases the error,
+    /// turn by the leading left singular vectors of X contracted with all other factors (two
+    /// passes over X per iteration, see `SweepContractions`), which never increases the error,
     /// so the eps guarantee still holds. It stops after `maxIterations` or when the
     /// relative error, ‖X‖² − ‖G‖² under orthonormal factors, changes by less than
     /// `tolerance`. When eps chooses ranks with r_k above the product of the other ranks
@@ -27,9 +27,9 @@ extension TuckerTensor {
     ///   bounds, a bad eps, negative `maxIterations`, a negative or non-finite tolerance, or a
     ///   NaN or infinity in the tensor; `TNError.memory` when a buffer cannot be allocated;
     ///   `TNError.interrupted` when `progress` returns false.
-    /// - Complexity: HOSVD O(Σ_k n_k · Π shape); each HOOI iteration about 2 · Π shape · r
-    ///   operations (r = r_1 or r_d) for the one contraction with the full tensor, plus
-    ///   smaller ones.
+    /// - Complexity: HOSVD O(Σ_k n_k · Π shape); each HOOI iteration about
+    ///   2 · Π shape · (r_1 + r_d) operations for the two contractions with the full tensor,
+    ///   plus smaller ones.
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
     public init(decomposing values: UnsafePointer<T>, shape: [Int], ranks: [Int]? = nil, eps: Double? = nil,
@@ -134,7 +134,7 @@ extension TuckerTensor {
         var corePlans: [Int: ContractionPlan<T>] = [:]
         errors = []
         for iteration in 0..<maxIterations {
-            let sweep = SweepContractions<T>.sweep(iteration, order: d, alternating: true)
+            let sweep = Array(0..<d)
             var y: [T] = []
             for n in sweep {
                 let (side, source) = try contractions.source(for: n, factors: factors)

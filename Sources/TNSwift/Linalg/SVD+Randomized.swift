@@ -1,6 +1,6 @@
 extension SVD {
     /// Whether `randomized` is expected to beat the exact SVD for a rank-`rank` approximation
-    /// of an m×n matrix: the matrix is large (min(m, n) ≥ 256) and the sketch narrow
+    /// of an m×n matrix: the matrix is large (min(m, n) ≥ 1024) and the sketch narrow
     /// (`rank + oversampling` below a quarter of min(m, n)).
     ///
     /// Use it only when a rank cap decides the truncation: a squared-error budget needs the
@@ -8,7 +8,7 @@ extension SVD {
     /// - Complexity: O(1).
     public static func prefersRandomized(m: Int, n: Int, rank: Int, oversampling: Int = 10) -> Bool {
         let k = Swift.min(m, n)
-        guard k >= 256, rank >= 1, oversampling >= 0 else { return false }
+        guard k >= 1024, rank >= 1, oversampling >= 0 else { return false }
         return rank < k / 4 - oversampling
     }
 
