@@ -155,8 +155,10 @@ struct StepBinder {
         let nGroup = b.labels.filter { !la.contains($0) && lc.contains($0) }
         let kGroup = a.labels.filter { lb.contains($0) && !lc.contains($0) }
         let m = size(mGroup), n = size(nGroup), k = size(kGroup)
-        // GEMMs this small lose to a loop over the whole step.
+        // GEMMs this small lose to a loop over the whole step; so does a batch of small GEMMs
+        // whose calls cost more than the loop's multiply-adds (a call ≈ `callCost` of them).
         if m &* n &* k < 64 { return bindDirect([a, b], target) }
+        if size(batch) > 1 && m &* n &* k <= StepBinder.callCost { return bindDirect([a, b], target) }
 
         // Labels of the output that neither operand has are broadcast afterwards.
         var fixedC: SlotLayout? = nil

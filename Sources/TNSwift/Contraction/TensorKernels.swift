@@ -131,6 +131,11 @@ enum TensorKernels {
         let no = outSizes.count, ns = sumSizes.count
         let nops = operands.count
         let emptySum = sumSizes.contains(0)
+        if nops == 2 && no >= 1 && !emptySum {
+            directPair(outSizes: outSizes, sumSizes: sumSizes, a: bases[operands[0]], b: bases[operands[1]],
+                       aStrides: operandStrides[0], bStrides: operandStrides[1], out: out, outStrides: outStrides)
+            return
+        }
         // Index state on the stack: output index, summed index, and per-operand offsets.
         withUnsafeTemporaryAllocation(of: Int.self, capacity: no + ns + 2 * nops + 1) { state in
             let oidx = state.baseAddress!, sidx = oidx + no, offs = sidx + ns, soffs = offs + nops
@@ -167,6 +172,62 @@ enum TensorKernels {
                     outOff &-= outStrides[k] &* outSizes[k]
                     for i in 0..<nops { offs[i] &-= operandStrides[i][k] &* outSizes[k] }
                     oidx[k] = 0
+                    k -= 1
+                }
+                if k < 0 { return }
+            }
+        }
+    }
+
+    /// `direct` for two operands: out[o] = Σ_s a[o, s] · b[o, s], walking the output with an
+    /// odometer and running the innermost output dimension (no sums) or the innermost summed
+    /// dimension as a raw-pointer loop — the shape of Khatri–Rao products and small batched
+    /// contractions, where the generic loop's per-element bookkeeping dominated.
+    private static func directPair<T: BLASScalar>(outSizes: [Int], sumSizes: [Int], a: UnsafePointer<T>, b: UnsafePointer<T>,
+                                                  aStrides: [Int], bStrides: [Int],
+                                                  out: UnsafeMutablePointer<T>, outStrides: [Int]) {
+        let no = outSizes.count, ns = sumSizes.count
+        // Odometer dimensions: all output dims but the last when there is no sum, else all
+        // output dims and all sums but the last.
+        let outer = ns == 0 ? no - 1 : no
+        let sumOuter = Swift.max(ns - 1, 0)
+        let inner = ns == 0 ? outSizes[no - 1] : sumSizes[ns - 1]
+        let ia = ns == 0 ? aStrides[no - 1] : aStrides[no + ns - 1]
+        let ib = ns == 0 ? bStrides[no - 1] : bStrides[no + ns - 1]
+        let ic = ns == 0 ? outStrides[no - 1] : 0
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * (outer + sumOuter) + 1) { state in
+            let idx = state.baseAddress!, sa = idx + outer + sumOuter, sb = sa + outer + sumOuter, sc = sb + outer + sumOuter
+            let dims = outer + sumOuter
+            for k in 0..<dims {
+                idx[k] = 0
+                let d = k < outer ? k : no + (k - outer)
+                sa[k] = aStrides[d]; sb[k] = bStrides[d]
+                sc[k] = k < outer ? outStrides[k] : 0
+            }
+            let size = { (k: Int) in k < outer ? outSizes[k] : sumSizes[k - outer] }
+            var offA = 0, offB = 0, offC = 0
+            var acc: T = 0
+            while true {
+                var pa = a + offA, pb = b + offB
+                if ns == 0 {
+                    var pc = out + offC
+                    for _ in 0..<inner { pc.pointee = pa.pointee * pb.pointee; pa += ia; pb += ib; pc += ic }
+                } else {
+                    for _ in 0..<inner { acc += pa.pointee * pb.pointee; pa += ia; pb += ib }
+                }
+                // Advance the odometer; summed dimensions are innermost, so when one of them
+                // wraps past the first summed dimension the output element is complete.
+                var k = dims - 1
+                while k >= 0 {
+                    if ns > 0 && k == outer - 1 {
+                        out[offC] = acc
+                        acc = 0
+                    }
+                    idx[k] &+= 1
+                    offA &+= sa[k]; offB &+= sb[k]; offC &+= sc[k]
+                    if idx[k] < size(k) { break }
+                    offA &-= sa[k] &* size(k); offB &-= sb[k] &* size(k); offC &-= sc[k] &* size(k)
+                    idx[k] = 0
                     k -= 1
                 }
                 if k < 0 { return }
