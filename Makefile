@@ -31,7 +31,7 @@ sysdeps:
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q numpy pytest hypothesis opt_einsum "setuptools>=61" wheel
+	$(PY) -m pip install -q numpy pytest hypothesis opt_einsum tensorly "setuptools>=61" wheel
 	touch $@
 
 # The shipped library: Swift runtime linked in (-static-stdlib), and dynamic exclusivity checks

@@ -322,7 +322,7 @@ def rel_err(a, ref) -> float:
 
 # ------------------------------------------------------------------------ workloads
 
-ANCHORS = ("numpy", "opt_einsum", "torch", "tensorly")
+ANCHORS = ("numpy", "opt_einsum", "torch", "tensorly", "tltorch", "dense")
 VARIANTS = {"tnswift_out": "expr(*ops, out=)", "tnswift_alloc": "expr(*ops)",
             "tnswift_einsum": "tnswift.einsum(...)"}
 F32_TOL = 1e-3  # relative (Frobenius) error allowed against a float64 reference
@@ -577,6 +577,137 @@ def w9_rows(st, rate, extra):
     return rows
 
 
+# ------------------------------------------------- layers: W1, W2, W4, W5a, W5b (tnswift.nn)
+
+def _tltorch():
+    try:
+        import tltorch  # noqa: F401
+        return tltorch
+    except Exception:
+        return None
+
+
+def layer_rows(wid, label, make, batch, dtype, targets, torch_eq=None, tltorch_make=None,
+               dense_anchor=False, st=None):
+    """Forward and forward+backward rows of one tnswift.nn layer against torch.einsum on the
+    same factors (autograd), tltorch's factorized layer, and/or a dense torch GEMM."""
+    rows = []
+    if tnswift is None or not hasattr(tnswift, "nn"):
+        r = Row(wid, f"{label} (tnswift.nn missing)", "fwd")
+        r.notes.append("tnswift.nn is not importable")
+        return [r]
+    layer = make()
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((batch, layer.in_features)).astype(dtype)
+    dy = rng.standard_normal((batch, layer.out_features)).astype(dtype)
+    params = list(layer.parameters().values())
+    w64 = layer.to_dense().astype(np.float64)
+    fl = 2.0 * batch * layer.in_features * layer.out_features
+    report = layer.plan_report(batch)
+    plan_flops = report.flops
+    for kind in ("fwd", "fwd+bwd"):
+        row = Row(wid, f"{label} {kind}", kind, plan_flops if kind == "fwd" else 3 * plan_flops,
+                  "plan" if kind == "fwd" else "3x plan", targets.get(kind))
+        impls = {}
+        if kind == "fwd":
+            impls["tnswift"] = lambda: layer(x)
+        else:
+            def tn_fb():
+                layer(x)
+                return layer.backward(dy)
+            impls["tnswift"] = tn_fb
+        if torch is not None:
+            tx = torch.from_numpy(x)
+            tdy = torch.from_numpy(dy)
+            if torch_eq is not None:
+                tparams = [torch.from_numpy(np.array(p)).requires_grad_(kind != "fwd") for p in params]
+                txg = tx.clone().requires_grad_(True)
+                if kind == "fwd":
+                    impls["torch"] = lambda: torch.einsum(torch_eq, tx.reshape((batch,) + tuple(layer.in_modes)), *tparams)
+                else:
+                    def torch_fb():
+                        y = torch.einsum(torch_eq, txg.reshape((batch,) + tuple(layer.in_modes)), *tparams)
+                        return torch.autograd.grad(y, [txg] + tparams, tdy.reshape(y.shape))
+                    impls["torch"] = torch_fb
+            if dense_anchor:
+                tw = torch.from_numpy(np.ascontiguousarray(w64.T.astype(dtype))).requires_grad_(kind != "fwd")
+                txg2 = tx.clone().requires_grad_(True)
+                if kind == "fwd":
+                    impls["dense"] = lambda: torch.nn.functional.linear(tx, tw)
+                else:
+                    def dense_fb():
+                        y = torch.nn.functional.linear(txg2, tw)
+                        return torch.autograd.grad(y, [txg2, tw], tdy)
+                    impls["dense"] = dense_fb
+            if tltorch_make is not None and _tltorch() is not None:
+                try:
+                    tl_layer = tltorch_make()
+                    if kind == "fwd":
+                        def tl_fwd():
+                            with torch.no_grad():
+                                return tl_layer(tx)
+                        impls["tltorch"] = tl_fwd
+                    else:
+                        txg3 = tx.clone().requires_grad_(True)
+                        tparams3 = list(tl_layer.parameters())
+
+                        def tl_fb():
+                            y = tl_layer(txg3)
+                            return torch.autograd.grad(y, [txg3] + tparams3, tdy)
+                        impls["tltorch"] = tl_fb
+                except Exception as exc:
+                    row.times["tltorch"] = Failed(_short(exc))
+        row.times.update(measure(impls, st))
+        y = layer(x)
+        row.check = rel_err(y, x.astype(np.float64) @ w64)
+        if kind == "fwd":
+            row.notes.append(("rebuilds the weight" if report.reconstructs_weight else "factorized")
+                             + f"; plan {plan_flops:.3g} FLOPs vs dense {fl:.3g}")
+        rows.append(row)
+    return rows
+
+
+def layer_workloads(st, rate, extra):
+    nn = getattr(tnswift, "nn", None) if tnswift is not None else None
+    tlt = _tltorch()
+    rows = []
+    r = lambda v, a: {"kind": "ratio", "value": v, "anchor": a}  # noqa: E731
+    # W1 / W4 through EinsumLayer, against torch.einsum on the same factors.
+    w1_shapes = tt_shapes(256, 8)[:4]
+    rows += layer_rows("W1", "W1 layer b256 r8", lambda: nn.EinsumLayer(
+        "nabcd,aei,bfij,cgjk,dhk->nefgh", w1_shapes, bias=False, dtype=np.float32), 256, np.float32,
+        {"fwd": r(0.4, "torch"), "fwd+bwd": r(0.35, "torch")},
+        torch_eq="nabcd,aei,bfij,cgjk,dhk->nefgh", st=st)
+    rows += layer_rows("W4", "W4 layer b256", lambda: nn.EinsumLayer(
+        W4_EQ, [(32, 32, 2), (32, 32, 2)], bias=False, dtype=np.float32), 256, np.float32,
+        {"fwd": r(0.5, "torch"), "fwd+bwd": r(0.5, "torch")}, torch_eq=W4_EQ, st=st)
+    # W2: the seed CP layer, float64, against tltorch's factorized CP layer.
+    rows += layer_rows("W2", "W2 CP 256->128 r100 b32 f64", lambda: nn.CPLinear(
+        (4, 4, 16), (4, 4, 8), 100, bias=False, dtype=np.float64), 32, np.float64,
+        {"fwd": r(0.05, "tltorch"), "fwd+bwd": r(0.05, "tltorch")},
+        torch_eq="zabc,R,aR,bR,cR,mR,nR,oR->zmno",
+        tltorch_make=(lambda: tlt.FactorizedLinear((4, 4, 16), (4, 4, 8), bias=False, factorization="cp",
+                                                   rank=100, implementation="factorized").double())
+        if tlt else None, st=st)
+    # W5a: TT 4^5 -> 4^5 rank 8, batch 256: at most 1.1x the dense GEMM.
+    rows += layer_rows("W5a", "W5a TT 1024 r8 b256", lambda: nn.TTLinear(
+        (4,) * 5, (4,) * 5, 8, bias=False, dtype=np.float32), 256, np.float32,
+        {"fwd": r(1.1, "dense"), "fwd+bwd": r(1.1, "dense")}, dense_anchor=True,
+        tltorch_make=(lambda: tlt.FactorizedLinear((4,) * 5, (4,) * 5, bias=False, factorization="blocktt",
+                                                   rank=8, implementation="factorized")) if tlt else None,
+        st=st)
+    # W5b: Novikov's VGG FC layer, batch 1 and 100.
+    for b in (1, 100):
+        rows += layer_rows("W5b", f"W5b TT 25088->4096 r4 b{b}", lambda: nn.TTLinear(
+            (2, 7, 8, 8, 7, 4), (4,) * 6, 4, bias=False, dtype=np.float32), b, np.float32,
+            {"fwd": r(0.2, "tltorch"), "fwd+bwd": r(0.2, "tltorch")}, dense_anchor=True,
+            tltorch_make=(lambda: tlt.FactorizedLinear((2, 7, 8, 8, 7, 4), (4,) * 6, bias=False,
+                                                       factorization="blocktt", rank=4,
+                                                       implementation="factorized")) if tlt else None,
+            st=st)
+    return rows
+
+
 # ---------------------------------------------------------------- W7: decompositions
 
 W7_TOL = 1e-9  # tnswift's relative error may exceed TensorLy's by at most this much
@@ -674,7 +805,8 @@ def w7_memory_row():
     return row
 
 
-WORKLOADS = {"W1": w1_rows, "W4": w4_rows, "W7": w7_rows, "W8": w8_rows, "W9": w9_rows}
+WORKLOADS = {"W1": w1_rows, "W4": w4_rows, "W7": w7_rows, "W8": w8_rows, "W9": w9_rows,
+             "LAYERS": layer_workloads}
 
 
 # --------------------------------------------------------------------------- verdict
@@ -889,7 +1021,8 @@ def main(argv=None):
     if tnswift is None:
         print(f"!! tnswift NOT importable -- tnswift columns are empty (anchors only): {TNSWIFT_ERROR}")
     present = (["numpy"] + (["opt_einsum"] if oe else []) + (["torch"] if torch else [])
-               + (["tensorly"] if tl else []))
+               + (["tensorly"] if tl else []) + (["tltorch"] if _tltorch() else [])
+               + (["dense"] if torch else []))
     missing = [a for a in ANCHORS if a not in present]
     ver = versions()
     print("versions: " + ", ".join(f"{k} {ver[k]}" for k in ("numpy", "opt_einsum", "torch", "tensorly", "tnswift")
