@@ -3,6 +3,7 @@
 #   make test    swift test, the C tests, pytest
 #   make demo    the demonstration
 #   make bench   the benchmark (ratios against the anchors measured in the same run)
+#   make sanitize / make valgrind   the C tests under ASan+UBSan / valgrind memcheck
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -13,7 +14,7 @@ LIB := $(LIBDIR)/libtnswift.so
 SWIFT_SOURCES := $(shell find Sources -type f) Package.swift
 PY_SOURCES := $(shell find python/src python/tnswift -type f -not -path '*/__pycache__/*') setup.py pyproject.toml
 
-.PHONY: all setup sysdeps lib test test-swift test-c test-python demo bench clean
+.PHONY: all setup sysdeps lib test test-swift test-c test-python demo bench sanitize valgrind clean
 
 all: setup
 
@@ -57,6 +58,19 @@ test-c: lib
 
 test-python: setup
 	$(PY) -m pytest -q python/tests
+
+# The C tests built with AddressSanitizer (leaks included) and UBSan; any report fails them.
+sanitize: lib
+	TN_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  bash Tests/CTests/run.sh $(LIBDIR)
+
+# The C tests under valgrind memcheck: any error or definite leak fails them.
+valgrind: lib
+	@command -v valgrind >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; else \
+	  echo "valgrind is missing: run 'sudo apt-get install valgrind'" >&2; exit 1; fi; }
+	TN_RUNNER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite" \
+	  bash Tests/CTests/run.sh $(LIBDIR)
 
 test: setup test-swift test-c test-python
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs the C ABI tests against libtnswift.so.
 #   Tests/CTests/run.sh [LIBDIR]    (default: .build-static/release)
+# TN_CFLAGS adds compiler flags (make sanitize: AddressSanitizer + UBSan); TN_RUNNER runs each
+# binary under a tool (make valgrind: memcheck), whose failure fails the test.
 # A relative LIBDIR is taken from the current directory if it exists there, else
 # from the repository root. Binaries go to Tests/CTests/bin/ (git-ignored).
 set -u
@@ -27,14 +29,16 @@ total_pass=0
 total_fail=0
 for src in "$here"/test_*.c; do
   name="$(basename "$src" .c)"
-  if ! "$CC" -std=c11 -Wall -Wextra -Werror -O1 -I "$root/Sources/TNSwiftC/include" \
+  # shellcheck disable=SC2086
+  if ! "$CC" -std=c11 -Wall -Wextra -Werror -O1 ${TN_CFLAGS:-} -I "$root/Sources/TNSwiftC/include" \
       "$src" -o "$bindir/$name" -L "$libdir" -ltnswift -Wl,-rpath,"$libdir" -lm; then
     echo "$name: build failed"
     status=1
     total_fail=$((total_fail + 1))
     continue
   fi
-  out="$("$bindir/$name")"
+  # shellcheck disable=SC2086
+  out="$(${TN_RUNNER:-} "$bindir/$name")"
   rc=$?
   printf '%s\n' "$out"
   line="$(printf '%s\n' "$out" | tail -n 1)"

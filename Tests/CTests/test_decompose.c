@@ -487,6 +487,8 @@ static void test_cp(void) {
     h = NULL;
     CHECK_OK(tn_cp_als(TN_FLOAT64, &x, 2, TN_CP_INIT_GIVEN, 0, init, 5, 0.0, NULL, NULL, &h));
     tn_decomposition_destroy(h);
+    double a_bad[12] = {0};   /* the data must really hold what the descriptor claims */
+    init[1].data = a_bad;
     init[1].shape = bad;
     CHECK_STATUS(TN_ERR_SHAPE, tn_cp_als(TN_FLOAT64, &x, 2, TN_CP_INIT_GIVEN, 0, init, 5, 0.0, NULL, NULL, &h));
     CHECK_STATUS(TN_ERR_VALUE, tn_cp_als(TN_FLOAT64, &x, 2, TN_CP_INIT_GIVEN, 0, NULL, 5, 0.0, NULL, NULL, &h));
