@@ -1,0 +1,81 @@
+"""Leaks and reference counts of every Python entry point that exists so far.
+
+Each entry point is called a few thousand times after a warm-up; the resident set size must
+stay flat (a leak of even 100 bytes per call would show as 300 KB here; the bound allows
+allocator noise). TNSWIFT_LEAK_CALLS raises the count (the long profile uses 100,000).
+Reference counts of the inputs and of a returned array must be unchanged by the calls.
+"""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import tnswift
+from tnswift import decompose as D
+
+CALLS = int(os.environ.get("TNSWIFT_LEAK_CALLS", "3000"))
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * PAGE
+
+
+rng = np.random.default_rng(0)
+A = rng.standard_normal((6, 5))
+B = rng.standard_normal((5, 4))
+X3 = rng.standard_normal((4, 5, 3))
+W = rng.standard_normal((16, 16))
+EXPR = tnswift.contract_expression("ij,jk->ik", A.shape, B.shape, dtype="float64")
+DY = np.ones((6, 4))
+
+
+def bad_einsum():
+    with pytest.raises(tnswift.ShapeError):
+        tnswift.einsum("ij,jk->ik", A, A)
+
+
+ENTRY_POINTS = {
+    "einsum": lambda: tnswift.einsum("ij,jk->ik", A, B),
+    "einsum error": bad_einsum,
+    "plan create/run/destroy": lambda: tnswift.contract_expression("ij,jk->ik", A.shape, B.shape, dtype="float64")(A, B),
+    "plan run": lambda: EXPR(A, B),
+    "plan backward": lambda: EXPR.backward(DY, A, B),
+    "contract_path": lambda: tnswift.contract_path("ij,jk->ik", A, B),
+    "ncon": lambda: tnswift.ncon([A, B], [[-1, 1], [1, -2]]),
+    "tensor_train": lambda: D.tensor_train(X3, rank=2),
+    "tt_matrix": lambda: D.tt_matrix(W, [4, 4], [4, 4], rank=3),
+    "tt round/inner/add": lambda: (D.tensor_train(X3, rank=2) + D.tensor_train(X3, rank=2)).round(eps=0.1).norm(),
+    "parafac": lambda: D.parafac(X3, 2, n_iter_max=3),
+    "tucker": lambda: D.tucker(X3, [2, 2, 2], n_iter_max=2),
+}
+
+
+@pytest.mark.parametrize("name", list(ENTRY_POINTS))
+def test_rss_stays_flat(name):
+    call = ENTRY_POINTS[name]
+    calls = CALLS if name not in ("parafac", "tucker", "tt round/inner/add") else max(CALLS // 3, 500)
+    for _ in range(300):
+        call()
+    before = rss()
+    for _ in range(calls):
+        call()
+    grown = rss() - before
+    assert grown < 2 * 2**20, f"{name}: RSS grew by {grown / 1024:.0f} KiB over {calls} calls"
+
+
+def test_reference_counts_are_unchanged():
+    out = np.empty((6, 4))
+    arrays = [A, B, out, DY]
+    before = [sys.getrefcount(a) for a in arrays]
+    for _ in range(100):
+        tnswift.einsum("ij,jk->ik", A, B, out=out)
+        EXPR(A, B, out=out)
+        EXPR.backward(DY, A, B)
+        D.tensor_train(X3, rank=2)
+    assert [sys.getrefcount(a) for a in arrays] == before
+    y = tnswift.einsum("ij,jk->ik", A, B)
+    assert sys.getrefcount(y) == 2   # the local name and getrefcount's argument
