@@ -23,6 +23,12 @@ public final class CPLinear<T: LAPACKScalar>: EinsumLayer<T> {
         try fillInitial(seed: seed)
     }
 
+    override public var configuration: JSONValue {
+        .object([("type", .string("CPLinear")), ("input_modes", .array(inputModes.map { .number(Double($0)) })),
+                 ("output_modes", .array(outputModes.map { .number(Double($0)) })),
+                 ("rank", .number(Double(rank))), ("bias", .bool(hasBias))])
+    }
+
     /// A CP layer from a dense weight W (in_features × out_features) seen as the tensor
     /// (input modes…, output modes…), by CP-ALS (SVD init): with `rank`; with the largest
     /// rank whose parameters fit `budget`; or with `eps`, the smallest rank (doubling, then

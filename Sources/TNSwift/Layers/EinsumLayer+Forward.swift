@@ -67,6 +67,11 @@ extension EinsumLayer {
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
     public func forward(_ x: StridedView<T>, into y: StridedView<T>) throws {
+        try apply(x, into: y)
+    }
+
+    /// `forward` for code in this module (see `SVD.factor` on exported specialisations).
+    func apply(_ x: StridedView<T>, into y: StridedView<T>) throws {
         try withLock {
             let xv = try modeView(x, modes: inputModes, features: inFeatures, what: "the input")
             let n = xv.shape[0]

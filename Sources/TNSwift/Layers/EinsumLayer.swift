@@ -98,6 +98,13 @@ public class EinsumLayer<T: LAPACKScalar> {
         return try body()
     }
 
+    /// What rebuilds this layer's structure (not its values), as model files store it.
+    public var configuration: JSONValue {
+        .object([("type", .string("EinsumLayer")), ("equation", .string(equation)),
+                 ("parameter_shapes", .array(parameterShapes.map { .array($0.map { .number(Double($0)) }) })),
+                 ("bias", .bool(hasBias))])
+    }
+
     /// The number of parameters (including the bias).
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } + (bias?.count ?? 0) }
 

@@ -9,6 +9,11 @@ public final class Linear<T: LAPACKScalar>: EinsumLayer<T> {
         try fillInitial(seed: seed)
     }
 
+    override public var configuration: JSONValue {
+        .object([("type", .string("Linear")), ("in_features", .number(Double(inFeatures))),
+                 ("out_features", .number(Double(outFeatures))), ("bias", .bool(hasBias))])
+    }
+
     /// A layer holding a copy of `weight` (in_features × out_features) and `bias`.
     /// - Throws: `TNError.shape` when the bias length differs from the weight's columns;
     ///   `TNError.value` for a NaN or an infinity.

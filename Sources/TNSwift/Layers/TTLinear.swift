@@ -30,6 +30,12 @@ public final class TTLinear<T: LAPACKScalar>: EinsumLayer<T> {
         try fillInitial(seed: seed)
     }
 
+    override public var configuration: JSONValue {
+        .object([("type", .string("TTLinear")), ("input_modes", .array(inputModes.map { .number(Double($0)) })),
+                 ("output_modes", .array(outputModes.map { .number(Double($0)) })),
+                 ("ranks", .array(ranks.dropFirst().dropLast().map { .number(Double($0)) })), ("bias", .bool(hasBias))])
+    }
+
     /// A TT layer with the same rank on every bond.
     /// - Throws: as `init(inputModes:outputModes:ranks:bias:seed:)`.
     public convenience init(inputModes: [Int], outputModes: [Int], rank: Int, bias: Bool = true, seed: UInt64 = 0) throws {

@@ -31,6 +31,12 @@ public final class TuckerLinear<T: LAPACKScalar>: EinsumLayer<T> {
         try fillInitial(seed: seed)
     }
 
+    override public var configuration: JSONValue {
+        .object([("type", .string("TuckerLinear")), ("input_modes", .array(inputModes.map { .number(Double($0)) })),
+                 ("output_modes", .array(outputModes.map { .number(Double($0)) })),
+                 ("ranks", .array(ranks.map { .number(Double($0)) })), ("bias", .bool(hasBias))])
+    }
+
     /// A Tucker layer with the same rank on every mode (clipped to each mode's size).
     /// - Throws: as `init(inputModes:outputModes:ranks:bias:seed:)`.
     public convenience init(inputModes: [Int], outputModes: [Int], rank: Int, bias: Bool = true, seed: UInt64 = 0) throws {
