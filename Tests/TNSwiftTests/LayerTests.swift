@@ -105,6 +105,48 @@ final class LayerTests: XCTestCase {
         try check(EinsumLayer<Double>(equation: "...ij,aik,bjk->...ab", parameterShapes: [[4, 3, 2], [5, 2, 2]], bias: false), "TN ellipsis", seed: 3)
     }
 
+    /// W of a 3-core TT layer with 4×4 modes and r_0 = r_3 = 1, by plain loops over the chain.
+    private func ttWeight(_ g: [[Double]], rank r: Int) -> [Double] {
+        var w = [Double](repeating: 0, count: 64 * 64)
+        for i in 0..<64 { for o in 0..<64 {
+            let (i1, i2, i3) = (i / 16, (i / 4) % 4, i % 4), (o1, o2, o3) = (o / 16, (o / 4) % 4, o % 4)
+            var v = (0..<r).map { g[0][(i1 * 4 + o1) * r + $0] }
+            v = (0..<r).map { b in (0..<r).reduce(0.0) { $0 + v[$1] * g[1][(($1 * 4 + i2) * 4 + o2) * r + b] } }
+            w[i * 64 + o] = (0..<r).reduce(0.0) { $0 + v[$1] * g[2][($1 * 4 + i3) * 4 + o3] }
+        } }
+        return w
+    }
+
+    /// A batch large enough that rebuilding W wins: forward and backward through the cached
+    /// weight match plain-loop references, and in-place edits of the factors are always seen.
+    func testRebuiltWeightPathMatchesReferencesAndSeesEdits() throws {
+        let r = 8
+        let layer = try TTLinear<Double>(inputModes: [4, 4, 4], outputModes: [4, 4, 4], rank: r, seed: 11)
+        XCTAssertTrue(try layer.planReport(batch: 256).reconstructsWeight)
+        var rng = TestRandom(state: 12)
+        let (n, f) = (256, 64)
+        let x = random(n * f, &rng), dy = random(n * f, &rng)
+        for round in 0..<3 {
+            let g = (0..<3).map { Array(layer.parameter($0)) }
+            let w = ttWeight(g, rank: r)
+            XCTAssertLessThan(relative(try forward(layer, x, batch: n), matmul(x, w, n, f, f)), 1e-12, "round \(round)")
+            let dx = try backward(layer, x, dy, batch: n)
+            XCTAssertLessThan(relative(dx, matmul(dy, transpose(w, f, f), n, f, f)), 1e-12)
+            // dG1[0, i1, o1, a] = Σ dW[(i1 i2 i3), (o1 o2 o3)] · (G2[a, i2, o2, :] · G3[:, i3, o3, 0]), dW = xᵀ dy.
+            let dW = matmul(transpose(x, n, f), dy, f, n, f)
+            var ref = [Double](repeating: 0, count: 16 * r)
+            for i in 0..<64 { for o in 0..<64 {
+                let (i1, i2, i3) = (i / 16, (i / 4) % 4, i % 4), (o1, o2, o3) = (o / 16, (o / 4) % 4, o % 4)
+                for a in 0..<r {
+                    let tail = (0..<r).reduce(0.0) { $0 + g[1][((a * 4 + i2) * 4 + o2) * r + $1] * g[2][($1 * 4 + i3) * 4 + o3] }
+                    ref[(i1 * 4 + o1) * r + a] += dW[i * 64 + o] * tail
+                }
+            } }
+            XCTAssertLessThan(relative(Array(layer.gradient(0)), ref), 1e-11)
+            layer.parameter(round % 3)[5] += 0.5   // an edit the next forward must see
+        }
+    }
+
     func testFloatMatchesDouble() throws {
         let ins = [4, 3, 2], outs = [2, 3, 5]
         let f = try TTLinear<Float>(inputModes: ins, outputModes: outs, rank: 3, seed: 5)

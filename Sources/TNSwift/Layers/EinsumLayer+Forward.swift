@@ -1,16 +1,45 @@
 extension EinsumLayer {
-    /// The plan for batch size `n`, from the cache or planned now (call under the lock).
-    func plan(batch n: Int) throws -> ContractionPlan<T> {
+    /// The program for batch size `n`, from the cache or planned now (call under the lock).
+    func program(batch n: Int) throws -> LayerProgram<T> {
         if let i = plans.firstIndex(where: { $0.batch == n }) {
             let hit = plans.remove(at: i)
             plans.append(hit)
-            return hit.plan
+            return hit.program
         }
-        let plan = try ContractionPlan<T>(planning: expression, shapes: [[n] + inputModes] + parameterShapes, strategy: .auto,
-                                          steps: try chosenSteps(batch: n))
-        plans.append((n, plan))
+        let steps = try chosenSteps(batch: n)
+        let program: LayerProgram<T>
+        if parameterShapes.count >= 2 && isRebuild(steps) {
+            let e = expression
+            let w = spec.inputLabels + spec.outputLabels
+            let gemm = EinsumExpression(inputs: [e.inputs[0], w], output: e.output,
+                                        labelNames: e.labelNames, labelDescriptions: e.labelDescriptions)
+            program = .rebuilt(try ContractionPlan<T>(planning: gemm, shapes: [[n] + inputModes, inputModes + outputModes]))
+        } else {
+            program = .factorized(try ContractionPlan<T>(planning: expression, shapes: [[n] + inputModes] + parameterShapes,
+                                                         strategy: .auto, steps: steps))
+        }
+        plans.append((n, program))
         if plans.count > Self.cachedPlans { plans.removeFirst() }
-        return plan
+        return program
+    }
+
+    /// Whether `steps` contract all parameters before x (the last step joins x with them).
+    func isRebuild(_ steps: [(Int, Int)]) -> Bool {
+        guard let last = steps.last, last.0 == 0 || last.1 == 0 else { return false }
+        return !steps.dropLast().contains { $0.0 == 0 || $0.1 == 0 }
+    }
+
+    /// The weight cache, made on first use, refreshed from the current parameters.
+    func currentWeight() throws -> WeightCache<T> {
+        if weightCache == nil {
+            let e = expression
+            let build = EinsumExpression(inputs: Array(e.inputs.dropFirst()), output: spec.inputLabels + spec.outputLabels,
+                                         labelNames: e.labelNames, labelDescriptions: e.labelDescriptions)
+            weightCache = try WeightCache(build: ContractionPlan<T>(planning: build, shapes: parameterShapes),
+                                          parameterCounts: parameters.map(\.count))
+        }
+        try weightCache!.refresh(parameterViews)
+        return weightCache!
     }
 
     /// The pairwise order for batch `n`: the FLOP-optimal path, or — when `LayerCostModel`
@@ -76,7 +105,12 @@ extension EinsumLayer {
             let xv = try modeView(x, modes: inputModes, features: inFeatures, what: "the input")
             let n = xv.shape[0]
             let yv = try modeView(y, modes: outputModes, features: outFeatures, what: "the output", batch: n)
-            try plan(batch: n).run([xv] + parameterViews, into: yv)
+            switch try program(batch: n) {
+            case .factorized(let plan):
+                try plan.run([xv] + parameterViews, into: yv)
+            case .rebuilt(let gemm):
+                try gemm.run([xv, try currentWeight().weightView], into: yv)
+            }
             if let bias {
                 TensorKernels.transfer(sizes: yv.shape, src: bias.pointer,
                                        srcStrides: [0] + StridedView<T>.contiguousStrides(outputModes),
@@ -106,7 +140,15 @@ extension EinsumLayer {
             let dxv = try dx.map { try modeView($0, modes: inputModes, features: inFeatures, what: "dx", batch: n) }
             guard dyv.allFinite() else { throw TNError.value("dy has a NaN or an infinity") }
             let grads = zip(gradients, parameterShapes).map { StridedView(contiguous: $0.pointer, shape: $1) }
-            try plan(batch: n).gradients(dy: dyv, operands: [xv] + parameterViews, grads: [dxv] + grads)
+            switch try program(batch: n) {
+            case .factorized(let plan):
+                try plan.gradients(dy: dyv, operands: [xv] + parameterViews, grads: [dxv] + grads)
+            case .rebuilt(let gemm):
+                // dx and dW by the GEMM's backward, then dW back through the rebuild.
+                let cache = try currentWeight()
+                try gemm.gradients(dy: dyv, operands: [xv, cache.weightView], grads: [dxv, cache.gradientView])
+                try cache.build.gradients(dy: cache.gradientView, operands: parameterViews, grads: grads)
+            }
             if let biasGradient {
                 if n == 0 {
                     biasGradient.pointer.update(repeating: 0, count: outFeatures)

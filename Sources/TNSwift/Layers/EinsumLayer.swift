@@ -14,9 +14,10 @@ import Darwin
 /// as a matrix is W (in_features × out_features) with y = x · W + b.
 ///
 /// Forward and backward run on contraction plans cached per batch size: the path optimizer
-/// decides, for that batch, whether contracting x through the factors or rebuilding W first
-/// is cheaper (`planReport(batch:)` says which), and backward reuses the forward's
-/// intermediates. Parameters and gradients live in the layer's own aligned buffers, which
+/// and `LayerCostModel` decide, for that batch, whether contracting x through the factors or
+/// rebuilding W first is cheaper (`planReport(batch:)` says which). A rebuilt W is kept until
+/// the parameters change (checked exactly before each use), so inference runs one GEMM;
+/// backward reuses the forward's intermediates. Parameters and gradients live in the layer's own aligned buffers, which
 /// callers may read and write in place (optimizers update them there).
 ///
 /// Thread safety: calls on one layer are serialised by a lock (they share gradient buffers);
@@ -45,8 +46,10 @@ public class EinsumLayer<T: LAPACKScalar> {
     let gradients: [Workspace<T>]
     let bias: Workspace<T>?
     let biasGradient: Workspace<T>?
-    /// Plans by batch size (the most recent few).
-    var plans: [(batch: Int, plan: ContractionPlan<T>)] = []
+    /// Programs by batch size (the most recent few).
+    var plans: [(batch: Int, program: LayerProgram<T>)] = []
+    /// The rebuilt weight, for batch sizes whose program is `rebuilt`.
+    var weightCache: WeightCache<T>? = nil
     var lock = pthread_mutex_t()
     static var cachedPlans: Int { 4 }
 
