@@ -58,7 +58,7 @@ private func isCContiguous(_ shape: [Int], _ strides: UnsafePointer<Int64>) -> B
 }
 
 /// Copies a non-empty strided array into another of the same shape (element strides).
-private func copyStrided<T>(from src: UnsafePointer<T>, _ srcStrides: [Int],
+func copyStrided<T>(from src: UnsafePointer<T>, _ srcStrides: [Int],
                             to dst: UnsafeMutablePointer<T>, _ dstStrides: [Int], shape: [Int]) {
     let d = shape.count
     if d == 0 { dst.pointee = src.pointee; return }
@@ -83,7 +83,7 @@ private func copyStrided<T>(from src: UnsafePointer<T>, _ srcStrides: [Int],
 
 /// Runs `body` on the values of `*p` in C order: the caller's memory itself when it is
 /// C-contiguous, else a packed copy that lives for the call.
-private func withContiguous<T: BLASScalar, R>(_ p: UnsafePointer<CTensor>?, what: String,
+func withContiguous<T: BLASScalar, R>(_ p: UnsafePointer<CTensor>?, what: String,
                                               _ body: (UnsafePointer<T>, [Int]) throws -> R) throws -> R {
     guard let p else { throw ABIError.null(what) }
     let t = p.pointee

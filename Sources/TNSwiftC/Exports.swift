@@ -23,7 +23,7 @@ func readShape(_ ndim: Int64, _ shape: UnsafePointer<Int64>?, what: @autoclosure
     return dims
 }
 
-private func readView<T: BLASScalar>(_ t: CTensor, what: @autoclosure () -> String) throws -> StridedView<T> {
+func readView<T: BLASScalar>(_ t: CTensor, what: @autoclosure () -> String) throws -> StridedView<T> {
     let shape = try readShape(t.ndim, t.shape, what: what())
     let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
     guard count < Int.max / 16 else { throw TNError.memory("the size of \(what()) overflows") }

@@ -7,7 +7,8 @@
  *     -> call tn_* -> release every buffer -> map tn_status to an exception
  *
  * No NumPy headers: arrays are read through the buffer protocol. Multi-phase
- * initialisation, all state (exception classes, the Plan type) in module state.
+ * initialisation, all state (exception classes, the Plan, Layer and LayerBuffer
+ * types) in module state.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -27,6 +28,8 @@ typedef struct {
     PyObject *ArgumentError;
     PyObject *MemoryError;
     PyTypeObject *PlanType;
+    PyTypeObject *LayerType;
+    PyTypeObject *LayerBufferType;
 } tn_module_state;
 
 static inline tn_module_state *
@@ -1864,6 +1867,563 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------------- */
+/* Layers: the Layer object (a tn_layer handle) and LayerBuffer, a writable    */
+/* buffer exporter over one parameter or gradient that keeps its Layer alive. */
+/* ------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    tn_layer *layer;
+    int dtype;
+} LayerObject;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *owner;          /* the LayerObject whose storage `data` points into */
+    void *data;
+    int dtype;
+    int ndim;
+    Py_ssize_t shape[TN_MAX_DIMS];
+    Py_ssize_t strides[TN_MAX_DIMS];
+    Py_ssize_t len;           /* bytes */
+} LayerBufferObject;
+
+static inline tn_module_state *
+layer_state(PyObject *self)
+{
+    return (tn_module_state *)PyType_GetModuleState(Py_TYPE(self));
+}
+
+/* One buffer argument bound into a tn_tensor; writable when `out`. */
+typedef struct {
+    Py_buffer view;
+    int64_t dims[2 * TN_MAX_DIMS];
+    tn_tensor t;
+    int held;
+} layer_arg;
+
+static int
+layer_arg_get(tn_module_state *st, PyObject *obj, int out, const char *what, int *dtype,
+              layer_arg *a)
+{
+    a->held = 0;
+    int flags = PyBUF_STRIDES | PyBUF_FORMAT | (out ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, &a->view, flags) < 0) {
+        reraise_as(out ? st->ArgumentError : st->DTypeError,
+                   PyUnicode_FromFormat("%s (type %.200s) is not a %sfloat32 or float64 array", what,
+                                        Py_TYPE(obj)->tp_name, out ? "writable " : ""));
+        return -1;
+    }
+    a->held = 1;
+    return bind_input(st, &a->view, a->dims, &a->t, dtype, what, 0);
+}
+
+static void
+layer_arg_release(layer_arg *a)
+{
+    if (a->held) {
+        PyBuffer_Release(&a->view);
+        a->held = 0;
+    }
+}
+
+/* Fails cleanly (TNError) on a Layer made without a handle (Layer() called directly). */
+static int
+layer_check(LayerObject *self)
+{
+    if (self->layer == NULL) {
+        PyErr_SetString(layer_state((PyObject *)self)->TNError,
+                        "this Layer has no tn_layer handle (make layers with tnswift.nn)");
+        return -1;
+    }
+    return 0;
+}
+
+static void
+Layer_dealloc(LayerObject *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    if (self->layer != NULL) {
+        tn_layer_destroy(self->layer);
+    }
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+static PyObject *
+layer_wrap(tn_module_state *st, tn_layer *handle)
+{
+    tn_layer_info info;
+    tn_status s = tn_layer_info_get(handle, &info);
+    if (s != TN_OK) {
+        tn_layer_destroy(handle);
+        return raise_status(st, s);
+    }
+    LayerObject *self = PyObject_New(LayerObject, st->LayerType);
+    if (self == NULL) {
+        tn_layer_destroy(handle);
+        return NULL;
+    }
+    self->layer = handle;
+    self->dtype = info.dtype;
+    return (PyObject *)self;
+}
+
+static PyObject *
+Layer_info(LayerObject *self, PyObject *Py_UNUSED(ignored))
+{
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (layer_check(self) < 0) {
+        return NULL;
+    }
+    tn_layer_info info;
+    tn_status s = tn_layer_info_get(self->layer, &info);
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    int64_t in_modes[TN_MAX_DIMS], out_modes[TN_MAX_DIMS];
+    s = tn_layer_modes(self->layer, in_modes, TN_MAX_DIMS, out_modes, TN_MAX_DIMS);
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    PyObject *ins = shape_tuple_i64(in_modes, (Py_ssize_t)info.n_in_modes);
+    PyObject *outs = ins ? shape_tuple_i64(out_modes, (Py_ssize_t)info.n_out_modes) : NULL;
+    PyObject *d = NULL;
+    if (outs != NULL) {
+        d = Py_BuildValue("{s:i,s:s,s:L,s:L,s:O,s:O,s:L,s:L,s:d,s:O}", "kind", (int)info.kind,
+                          "dtype", dtype_names[info.dtype], "in_features", (long long)info.in_features,
+                          "out_features", (long long)info.out_features, "in_modes", ins,
+                          "out_modes", outs, "n_params", (long long)info.n_params,
+                          "parameter_count", (long long)info.parameter_count, "compression",
+                          info.compression, "has_bias", info.has_bias ? Py_True : Py_False);
+    }
+    Py_XDECREF(ins);
+    Py_XDECREF(outs);
+    return d;
+}
+
+static PyObject *
+layer_buffer_new(tn_module_state *st, LayerObject *owner, void *data, const tn_layer_param *p)
+{
+    LayerBufferObject *b = PyObject_New(LayerBufferObject, st->LayerBufferType);
+    if (b == NULL) {
+        return NULL;
+    }
+    Py_INCREF(owner);
+    b->owner = (PyObject *)owner;
+    b->data = data;
+    b->dtype = owner->dtype;
+    b->ndim = (int)p->ndim;
+    Py_ssize_t item = dtype_itemsizes[owner->dtype], step = item;
+    for (int d = b->ndim - 1; d >= 0; d--) {
+        b->shape[d] = (Py_ssize_t)p->shape[d];
+        b->strides[d] = step;
+        step *= b->shape[d] > 0 ? b->shape[d] : 1;
+    }
+    b->len = (Py_ssize_t)p->size * item;
+    return (PyObject *)b;
+}
+
+/* [(name, data, grad)]: data and grad export the layer's own memory (LayerBuffer). */
+static PyObject *
+Layer_parameters(LayerObject *self, PyObject *Py_UNUSED(ignored))
+{
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (layer_check(self) < 0) {
+        return NULL;
+    }
+    tn_layer_info info;
+    tn_status s = tn_layer_info_get(self->layer, &info);
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    PyObject *list = PyList_New((Py_ssize_t)info.n_params);
+    for (int64_t i = 0; list != NULL && i < info.n_params; i++) {
+        tn_layer_param p;
+        s = tn_layer_param_get(self->layer, i, &p);
+        if (s != TN_OK) {
+            Py_CLEAR(list);
+            return raise_status(st, s);
+        }
+        if (p.ndim > TN_MAX_DIMS) {
+            Py_CLEAR(list);
+            PyErr_Format(st->ShapeError, "parameter %s has %lld dimensions", p.name, (long long)p.ndim);
+            return NULL;
+        }
+        PyObject *data = layer_buffer_new(st, self, p.data, &p);
+        PyObject *grad = data ? layer_buffer_new(st, self, p.grad, &p) : NULL;
+        if (grad == NULL) {
+            Py_XDECREF(data);
+            Py_CLEAR(list);
+            return NULL;
+        }
+        /* "N" hands both references over, also when building the tuple fails. */
+        PyObject *item = Py_BuildValue("(sNN)", p.name, data, grad);
+        if (item == NULL) {
+            Py_CLEAR(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+    }
+    return list;
+}
+
+static PyObject *
+Layer_forward(LayerObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "forward() takes 2 arguments (x, y), got %zd", nargs);
+        return NULL;
+    }
+    if (layer_check(self) < 0) {
+        return NULL;
+    }
+    int dtype = -1;
+    layer_arg x, y;
+    y.held = 0;
+    PyObject *result = NULL;
+    if (layer_arg_get(st, args[0], 0, "x", &dtype, &x) < 0
+        || layer_arg_get(st, args[1], 1, "y", &dtype, &y) < 0) {
+        goto done;
+    }
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_layer_forward(self->layer, (tn_dtype)dtype, &x.t, &y.t);
+    Py_END_ALLOW_THREADS
+    if (s != TN_OK) {
+        raise_status(st, s);
+        goto done;
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    layer_arg_release(&x);
+    layer_arg_release(&y);
+    return result;
+}
+
+static PyObject *
+Layer_backward(LayerObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "backward() takes 3 arguments (dy, x, dx), got %zd", nargs);
+        return NULL;
+    }
+    if (layer_check(self) < 0) {
+        return NULL;
+    }
+    int dtype = -1;
+    layer_arg dy, x, dx;
+    x.held = dx.held = 0;
+    PyObject *result = NULL;
+    int want_dx = args[2] != Py_None;
+    if (layer_arg_get(st, args[0], 0, "dy", &dtype, &dy) < 0
+        || layer_arg_get(st, args[1], 0, "x", &dtype, &x) < 0
+        || (want_dx && layer_arg_get(st, args[2], 1, "dx", &dtype, &dx) < 0)) {
+        goto done;
+    }
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_layer_backward(self->layer, (tn_dtype)dtype, &dy.t, &x.t, want_dx ? &dx.t : NULL);
+    Py_END_ALLOW_THREADS
+    if (s != TN_OK) {
+        raise_status(st, s);
+        goto done;
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    layer_arg_release(&dy);
+    layer_arg_release(&x);
+    layer_arg_release(&dx);
+    return result;
+}
+
+static PyObject *
+Layer_dense_weight(LayerObject *self, PyObject *out)
+{
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (layer_check(self) < 0) {
+        return NULL;
+    }
+    int dtype = -1;
+    layer_arg w;
+    PyObject *result = NULL;
+    if (layer_arg_get(st, out, 1, "out", &dtype, &w) < 0) {
+        goto done;
+    }
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_layer_dense_weight(self->layer, (tn_dtype)dtype, &w.t);
+    Py_END_ALLOW_THREADS
+    if (s != TN_OK) {
+        raise_status(st, s);
+        goto done;
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    layer_arg_release(&w);
+    return result;
+}
+
+/* (numbers as a dict, the printable report) for one batch size. */
+static PyObject *
+Layer_plan_report(LayerObject *self, PyObject *arg)
+{
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (layer_check(self) < 0) {
+        return NULL;
+    }
+    long long batch = PyLong_AsLongLong(arg);
+    if (batch == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    tn_layer_report r;
+    size_t needed = 0;
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_layer_plan_report(self->layer, (int64_t)batch, &r, NULL, 0, &needed);
+    Py_END_ALLOW_THREADS
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    char *text = PyMem_Malloc(needed + 1);
+    if (text == NULL) {
+        return PyErr_NoMemory();
+    }
+    s = tn_layer_plan_report(self->layer, (int64_t)batch, NULL, text, needed + 1, NULL);
+    PyObject *result = NULL;
+    if (s != TN_OK) {
+        raise_status(st, s);
+    }
+    else {
+        result = Py_BuildValue("({s:L,s:d,s:d,s:O,s:L,s:L,s:L}s)", "batch", (long long)r.batch,
+                               "flops", r.flops, "dense_flops", r.dense_flops, "reconstructs_weight",
+                               r.reconstructs_weight ? Py_True : Py_False, "largest_intermediate",
+                               (long long)r.largest_intermediate, "parameter_bytes",
+                               (long long)r.parameter_bytes, "dense_bytes", (long long)r.dense_bytes,
+                               text);
+    }
+    PyMem_Free(text);
+    return result;
+}
+
+static PyMethodDef Layer_methods[] = {
+    {"info", (PyCFunction)Layer_info, METH_NOARGS,
+     "info()\n--\n\nA dict: kind, dtype, in/out features and modes, n_params, parameter_count,\n"
+     "compression, has_bias."},
+    {"parameters", (PyCFunction)Layer_parameters, METH_NOARGS,
+     "parameters()\n--\n\n[(name, data, grad)]: buffers over the layer's own storage (bias last)."},
+    {"forward", (PyCFunction)(void (*)(void))Layer_forward, METH_FASTCALL,
+     "forward(x, y, /)\n--\n\ny = x @ W + b (the GIL is released)."},
+    {"backward", (PyCFunction)(void (*)(void))Layer_backward, METH_FASTCALL,
+     "backward(dy, x, dx, /)\n--\n\nFills the parameter gradients and dx (None to skip)."},
+    {"dense_weight", (PyCFunction)Layer_dense_weight, METH_O,
+     "dense_weight(out, /)\n--\n\nWrites W (in_features, out_features) into out."},
+    {"plan_report", (PyCFunction)Layer_plan_report, METH_O,
+     "plan_report(batch, /)\n--\n\n(numbers, text) of the forward plan for `batch`."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot Layer_slots[] = {
+    {Py_tp_doc, "A tn_layer handle (made by layer_create / layer_from_dense; see tnswift.nn)."},
+    {Py_tp_dealloc, Layer_dealloc},
+    {Py_tp_methods, Layer_methods},
+    {0, NULL},
+};
+
+static PyType_Spec Layer_spec = {
+    .name = "tnswift._ext.Layer",
+    .basicsize = sizeof(LayerObject),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = Layer_slots,
+};
+
+static void
+LayerBuffer_dealloc(LayerBufferObject *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    Py_XDECREF(self->owner);
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+static int
+LayerBuffer_getbuffer(LayerBufferObject *self, Py_buffer *view, int flags)
+{
+    static double empty_storage; /* a valid pointer for parameters with no elements */
+    view->buf = self->data != NULL ? self->data : (void *)&empty_storage;
+    Py_INCREF(self);
+    view->obj = (PyObject *)self;
+    view->len = self->len;
+    view->readonly = 0;
+    view->itemsize = dtype_itemsizes[self->dtype];
+    view->format = (flags & PyBUF_FORMAT) ? (self->dtype == TN_FLOAT32 ? "f" : "d") : NULL;
+    view->ndim = self->ndim;
+    /* C-contiguous, so shape and strides may be given whatever the request. */
+    view->shape = (flags & PyBUF_ND) == PyBUF_ND ? self->shape : NULL;
+    view->strides = (flags & PyBUF_STRIDES) == PyBUF_STRIDES ? self->strides : NULL;
+    view->suboffsets = NULL;
+    view->internal = NULL;
+    if (view->shape == NULL) {
+        view->ndim = 1; /* a flat byte-count view, as PEP 3118 asks without PyBUF_ND */
+    }
+    return 0;
+}
+
+static PyObject *
+LayerBuffer_get_owner(LayerBufferObject *self, void *Py_UNUSED(closure))
+{
+    Py_INCREF(self->owner);
+    return self->owner;
+}
+
+static PyGetSetDef LayerBuffer_getset[] = {
+    {"owner", (getter)LayerBuffer_get_owner, NULL, "The Layer whose storage this is.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot LayerBuffer_slots[] = {
+    {Py_tp_doc, "A writable buffer over one parameter or gradient of a Layer (keeps it alive)."},
+    {Py_tp_dealloc, LayerBuffer_dealloc},
+    {Py_tp_getset, LayerBuffer_getset},
+    {Py_bf_getbuffer, LayerBuffer_getbuffer},
+    {0, NULL},
+};
+
+static PyType_Spec LayerBuffer_spec = {
+    .name = "tnswift._ext.LayerBuffer",
+    .basicsize = sizeof(LayerBufferObject),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = LayerBuffer_slots,
+};
+
+/* layer_create(kind, dtype, in_modes, out_modes, ranks, equation, param_shapes, bias, seed) */
+static PyObject *
+mod_layer_create(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    int kind, dtype, bias;
+    PyObject *in_obj, *out_obj, *ranks_obj, *eq_obj, *shapes_obj;
+    unsigned long long seed;
+    if (!PyArg_ParseTuple(args, "iiOOOOOpK:layer_create", &kind, &dtype, &in_obj, &out_obj,
+                          &ranks_obj, &eq_obj, &shapes_obj, &bias, &seed)) {
+        return NULL;
+    }
+    int64_t *ins = NULL, *outs = NULL, *ranks = NULL, *flat = NULL, *ndims = NULL;
+    const int64_t **rows = NULL;
+    Py_ssize_t n_in = 0, n_out = 0, n_ranks = 0, n_params = 0;
+    PyObject *result = NULL;
+    tn_layer_config c;
+    memset(&c, 0, sizeof c);
+    if (read_int_list(st, in_obj, "in_modes", -1, &ins) < 0
+        || read_int_list(st, out_obj, "out_modes", -1, &outs) < 0
+        || read_int_list(st, ranks_obj, "ranks", -1, &ranks) < 0) {
+        goto done;
+    }
+    n_in = in_obj == Py_None ? 0 : PySequence_Size(in_obj);
+    n_out = out_obj == Py_None ? 0 : PySequence_Size(out_obj);
+    n_ranks = ranks_obj == Py_None ? 0 : PySequence_Size(ranks_obj);
+    if (shapes_obj != Py_None) {
+        if (read_int_table(st, shapes_obj, "param_shapes", &n_params, &ndims, &flat) < 0) {
+            goto done;
+        }
+        rows = row_pointers(flat, ndims, n_params);
+        if (rows == NULL) {
+            goto done;
+        }
+    }
+    c.kind = kind;
+    c.dtype = dtype;
+    c.n_in_modes = n_in;
+    c.in_modes = ins;
+    c.n_out_modes = n_out;
+    c.out_modes = outs;
+    c.n_ranks = n_ranks;
+    c.ranks = ranks;
+    if (eq_obj != Py_None) {
+        c.equation = PyUnicode_AsUTF8(eq_obj);
+        if (c.equation == NULL) {
+            goto done;
+        }
+    }
+    c.n_params = n_params;
+    c.param_ndims = ndims;
+    c.param_shapes = rows;
+    c.bias = bias;
+    c.seed = (uint64_t)seed;
+    tn_layer *handle = NULL;
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_layer_create(&c, &handle);
+    Py_END_ALLOW_THREADS
+    if (s != TN_OK) {
+        raise_status(st, s);
+        goto done;
+    }
+    result = layer_wrap(st, handle);
+done:
+    PyMem_Free(ins);
+    PyMem_Free(outs);
+    PyMem_Free(ranks);
+    PyMem_Free(flat);
+    PyMem_Free(ndims);
+    PyMem_Free((void *)rows);
+    return result;
+}
+
+/* layer_from_dense(kind, weight, bias, in_modes, out_modes, rank, eps, budget, n_iter_max,
+   tol): negative rank / eps / budget mean "not given", n_iter_max <= 0 and tol < 0 the
+   defaults; the dtype is the weight's. */
+static PyObject *
+mod_layer_from_dense(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    int kind;
+    PyObject *w_obj, *b_obj, *in_obj, *out_obj;
+    long long rank, budget, n_iter_max;
+    double eps, tol;
+    if (!PyArg_ParseTuple(args, "iOOOOLdLLd:layer_from_dense", &kind, &w_obj, &b_obj, &in_obj,
+                          &out_obj, &rank, &eps, &budget, &n_iter_max, &tol)) {
+        return NULL;
+    }
+    int dtype = -1;
+    layer_arg w, b;
+    b.held = 0;
+    int64_t *ins = NULL, *outs = NULL;
+    PyObject *result = NULL;
+    if (layer_arg_get(st, w_obj, 0, "weight", &dtype, &w) < 0
+        || (b_obj != Py_None && layer_arg_get(st, b_obj, 0, "bias", &dtype, &b) < 0)
+        || read_int_list(st, in_obj, "in_modes", -1, &ins) < 0
+        || read_int_list(st, out_obj, "out_modes", -1, &outs) < 0) {
+        goto done;
+    }
+    int64_t n_in = in_obj == Py_None ? 0 : (int64_t)PySequence_Size(in_obj);
+    int64_t n_out = out_obj == Py_None ? 0 : (int64_t)PySequence_Size(out_obj);
+    tn_layer *handle = NULL;
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_layer_from_dense((tn_layer_kind)kind, (tn_dtype)dtype, &w.t, b_obj == Py_None ? NULL : &b.t,
+                            n_in, ins, n_out, outs, (int64_t)rank, eps, (int64_t)budget,
+                            (int64_t)n_iter_max, tol, &handle);
+    Py_END_ALLOW_THREADS
+    if (s != TN_OK) {
+        raise_status(st, s);
+        goto done;
+    }
+    result = layer_wrap(st, handle);
+done:
+    layer_arg_release(&w);
+    layer_arg_release(&b);
+    PyMem_Free(ins);
+    PyMem_Free(outs);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
     {"abi_version", mod_abi_version, METH_NOARGS,
      "abi_version()\n--\n\nThe ABI version implemented by the loaded libtnswift."},
@@ -1893,6 +2453,13 @@ static PyMethodDef module_methods[] = {
     {"tucker", mod_tucker, METH_VARARGS,
      "tucker(x, ranks, eps, method, n_iter_max, tol, callback, empty, /)\n--\n\n"
      "Tucker (method 0 hosvd, 1 hooi). Returns ([core, *factors], errors)."},
+    {"layer_create", mod_layer_create, METH_VARARGS,
+     "layer_create(kind, dtype, in_modes, out_modes, ranks, equation, param_shapes, bias, seed, /)\n"
+     "--\n\nA Layer with fresh parameters (tn_layer_create)."},
+    {"layer_from_dense", mod_layer_from_dense, METH_VARARGS,
+     "layer_from_dense(kind, weight, bias, in_modes, out_modes, rank, eps, budget, n_iter_max,\n"
+     "                 tol, /)\n--\n\n"
+     "A Layer fitted to a dense weight; negative rank / eps / budget mean not given."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1985,13 +2552,27 @@ module_exec(PyObject *module)
     if (add_object(module, "Plan", (PyObject *)st->PlanType) < 0) {
         return -1;
     }
+    st->LayerType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &Layer_spec, NULL);
+    if (st->LayerType == NULL || add_object(module, "Layer", (PyObject *)st->LayerType) < 0) {
+        return -1;
+    }
+    st->LayerBufferType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &LayerBuffer_spec, NULL);
+    if (st->LayerBufferType == NULL
+        || add_object(module, "LayerBuffer", (PyObject *)st->LayerBufferType) < 0) {
+        return -1;
+    }
     if (PyModule_AddIntConstant(module, "ABI_VERSION", TN_ABI_VERSION) < 0
         || PyModule_AddIntConstant(module, "FLOAT32", TN_FLOAT32) < 0
         || PyModule_AddIntConstant(module, "FLOAT64", TN_FLOAT64) < 0
         || PyModule_AddIntConstant(module, "OPTIMIZE_AUTO", TN_OPTIMIZE_AUTO) < 0
         || PyModule_AddIntConstant(module, "OPTIMIZE_OPTIMAL", TN_OPTIMIZE_OPTIMAL) < 0
         || PyModule_AddIntConstant(module, "OPTIMIZE_GREEDY", TN_OPTIMIZE_GREEDY) < 0
-        || PyModule_AddIntConstant(module, "OPTIMIZE_NONE", TN_OPTIMIZE_NONE) < 0) {
+        || PyModule_AddIntConstant(module, "OPTIMIZE_NONE", TN_OPTIMIZE_NONE) < 0
+        || PyModule_AddIntConstant(module, "LAYER_LINEAR", TN_LAYER_LINEAR) < 0
+        || PyModule_AddIntConstant(module, "LAYER_TT", TN_LAYER_TT) < 0
+        || PyModule_AddIntConstant(module, "LAYER_CP", TN_LAYER_CP) < 0
+        || PyModule_AddIntConstant(module, "LAYER_TUCKER", TN_LAYER_TUCKER) < 0
+        || PyModule_AddIntConstant(module, "LAYER_EINSUM", TN_LAYER_EINSUM) < 0) {
         return -1;
     }
     return 0;
@@ -2008,6 +2589,8 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->ArgumentError);
     Py_VISIT(st->MemoryError);
     Py_VISIT(st->PlanType);
+    Py_VISIT(st->LayerType);
+    Py_VISIT(st->LayerBufferType);
     return 0;
 }
 
@@ -2022,6 +2605,8 @@ module_clear(PyObject *module)
     Py_CLEAR(st->ArgumentError);
     Py_CLEAR(st->MemoryError);
     Py_CLEAR(st->PlanType);
+    Py_CLEAR(st->LayerType);
+    Py_CLEAR(st->LayerBufferType);
     return 0;
 }
 

@@ -8,6 +8,8 @@ Main entry points:
 - :func:`ncon` — tensor networks in the ncon convention.
 - :func:`set_num_threads` — threads the engine spreads GEMMs over.
 - :mod:`tnswift.decompose` — CP (``parafac``), Tucker, tensor-train and TT-matrix decompositions.
+- :mod:`tnswift.nn` — factorized linear layers (``Linear``, ``TTLinear``, ``CPLinear``,
+  ``TuckerLinear``, ``EinsumLayer``) with forward, backward and parameters as NumPy views.
 
 Every error is a :class:`TNError`; the subclasses also derive from the matching built-in
 exception (``ShapeError`` is a ``ValueError``, ``DTypeError`` a ``TypeError``, ...).
@@ -25,7 +27,7 @@ from ._ext import (
 from ._ext import abi_version as _abi_version
 from ._ext import version as _library_version
 from ._pathinfo import PathInfo
-from . import decompose
+from . import decompose, nn
 from .contract import contract_path, einsum
 from .expression import ContractExpression, contract_expression
 from .network import ncon
@@ -45,6 +47,7 @@ __all__ = [
     "contract_expression",
     "ncon",
     "decompose",
+    "nn",
     "set_num_threads",
     "library_info",
     "ContractExpression",

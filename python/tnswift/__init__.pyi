@@ -10,6 +10,7 @@ from ._ext import (
     set_num_threads as set_num_threads,
 )
 from . import decompose as decompose
+from . import nn as nn
 from ._pathinfo import PathInfo as PathInfo
 from .contract import contract_path as contract_path, einsum as einsum
 from .expression import (

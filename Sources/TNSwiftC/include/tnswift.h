@@ -1,6 +1,6 @@
 /*
- * tnswift.h — C interface to the tnswift contraction engine and tensor decompositions
- * (libtnswift.so).
+ * tnswift.h — C interface to the tnswift contraction engine, tensor decompositions and
+ * factorized layers (libtnswift.so).
  *
  * Conventions
  *   - Every function except tn_abi_version() and tn_last_error() returns a tn_status.
@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 /** Bumped on every incompatible change of this header. */
-#define TN_ABI_VERSION 2
+#define TN_ABI_VERSION 3
 
 typedef enum tn_status {
     TN_OK = 0,
@@ -247,6 +247,156 @@ tn_status tn_decomposition_errors(const tn_decomposition *h, double *errors, int
                                   int64_t *count);
 
 tn_status tn_decomposition_destroy(tn_decomposition *h);
+
+/* ------------------------------------------------------------------------------------------
+ * Layers
+ *
+ *   A tn_layer is a linear layer y = x @ W + b whose weight W (in_features x out_features)
+ *   is a tensor network: dense (LINEAR), a TT-matrix (TT), CP (CP), Tucker (TUCKER) or any
+ *   einsum with parameters (EINSUM). in_features is the product of the input modes,
+ *   out_features that of the output modes; W's rows are the input modes in C order, its
+ *   columns the output modes.
+ *
+ *   Parameters, in order (tn_layer_param_get index, name, shape):
+ *     LINEAR   "weight" (in_features, out_features)
+ *     TT       "core_k" (r_{k-1}, in_k, out_k, r_k), r_0 = r_d = 1
+ *     CP       "weights" (rank,), then "factor_k" (mode_k, rank): input modes, then output modes
+ *     TUCKER   "core" (ranks...), then "factor_k" (mode_k, r_k): input modes, then output modes
+ *     EINSUM   "p0", "p1", ... in the equation's order
+ *   and, when the layer has one, "bias" (out_features,) last.
+ *
+ *   x, y, dy and dx are (batch, features) or (batch, mode_1, ..., mode_d) with any element
+ *   strides; calls that take arrays also take their dtype, which must be the layer's
+ *   (TN_ERR_DTYPE otherwise). Calls on one layer are serialised by the layer (they share
+ *   the gradient buffers); different layers run in parallel.
+ * ------------------------------------------------------------------------------------------ */
+
+typedef struct tn_layer tn_layer;
+
+typedef enum tn_layer_kind {
+    TN_LAYER_LINEAR = 0,
+    TN_LAYER_TT = 1,
+    TN_LAYER_CP = 2,
+    TN_LAYER_TUCKER = 3,
+    TN_LAYER_EINSUM = 4
+} tn_layer_kind;
+
+/** What tn_layer_create builds. Unused pointers may be NULL when their count is 0. */
+typedef struct tn_layer_config {
+    int32_t kind;               /* tn_layer_kind */
+    int32_t dtype;              /* tn_dtype */
+    /* Modes (all kinds but EINSUM). LINEAR: exactly one each, {in_features}, {out_features}. */
+    int64_t n_in_modes;
+    const int64_t *in_modes;
+    int64_t n_out_modes;
+    const int64_t *out_modes;
+    /* Ranks. LINEAR and EINSUM: none. TT: one (every bond) or d - 1. CP: one.
+       TUCKER: one (clipped to each mode's size) or one per mode, input modes first. */
+    int64_t n_ranks;
+    const int64_t *ranks;
+    /* EINSUM only: the equation ("nij,aik,bjk->nab": input first, its first label or "..."
+       the batch; then the parameters; the output leads with the batch) and the parameter
+       shapes (param_shapes[i] points at param_ndims[i] sizes). */
+    const char *equation;
+    int64_t n_params;
+    const int64_t *param_ndims;
+    const int64_t *const *param_shapes;
+    int32_t bias;               /* nonzero: add a bias (initialised to zero) */
+    int32_t reserved;           /* set to 0 */
+    uint64_t seed;              /* the random initialisation (weight variance of a dense init) */
+} tn_layer_config;
+
+typedef struct tn_layer_info {
+    int32_t kind;               /* tn_layer_kind */
+    int32_t dtype;              /* tn_dtype */
+    int64_t in_features;
+    int64_t out_features;
+    int64_t n_in_modes;         /* see tn_layer_modes */
+    int64_t n_out_modes;
+    int64_t n_params;           /* parameter arrays, the bias included */
+    int64_t parameter_count;    /* scalars, the bias included */
+    double compression;         /* dense parameter count (with bias) / parameter_count */
+    int32_t has_bias;
+    int32_t reserved;
+} tn_layer_info;
+
+/** One parameter. name, shape, data and grad point into the layer: valid until
+    tn_layer_destroy. data is the parameter itself, C-contiguous and writable in place (an
+    optimizer step there changes the layer); grad receives its gradient at each backward. */
+typedef struct tn_layer_param {
+    const char *name;
+    int64_t ndim;
+    const int64_t *shape;
+    int64_t size;               /* elements */
+    void *data;                 /* NULL when size is 0 */
+    void *grad;
+} tn_layer_param;
+
+/** The forward plan of a layer for one batch size. */
+typedef struct tn_layer_report {
+    int64_t batch;
+    double flops;                 /* forward FLOPs of the chosen path */
+    double dense_flops;           /* 2 * batch * in_features * out_features */
+    int64_t largest_intermediate; /* elements */
+    int64_t parameter_bytes;      /* the layer's parameters, bias included */
+    int64_t dense_bytes;          /* a dense layer's, bias included */
+    int32_t reconstructs_weight;  /* 1: contracts the parameters into W first, then one GEMM */
+    int32_t reserved;
+} tn_layer_report;
+
+/** A layer with fresh parameters (seeded). On success *layer receives a handle to release
+    with tn_layer_destroy. */
+tn_status tn_layer_create(const tn_layer_config *config, tn_layer **layer);
+
+/** A layer fitted to a dense weight (in_features, out_features) of the given dtype (copied;
+    any strides), with bias (out_features,) or NULL for none. n_in_modes = 0 (or n_out_modes
+    = 0) means one mode, the weight's rows (columns). Give exactly one target, the others
+    negative (a negative value means "not given"):
+      rank    TT: a cap on every bond; CP: the rank; TUCKER: one rank clipped to each mode;
+      eps     ||W - W_hat||_F <= eps ||W||_F (TT, TUCKER; CP: the smallest rank reaching it);
+      budget  the largest uniform rank whose parameters (bias excluded) fit.
+    LINEAR copies the weight and takes no target (all three negative). EINSUM is not
+    supported (TN_ERR_VALUE). n_iter_max caps each CP-ALS run (default 500) or HOOI (default
+    50), <= 0 for the default; tol is CP-ALS's stopping tolerance on the change of the
+    relative error (default 1e-12; 0 runs all iterations), < 0 for the default. TT ignores
+    both. */
+tn_status tn_layer_from_dense(tn_layer_kind kind, tn_dtype dtype, const tn_tensor *weight,
+                              const tn_tensor *bias, int64_t n_in_modes, const int64_t *in_modes,
+                              int64_t n_out_modes, const int64_t *out_modes, int64_t rank,
+                              double eps, int64_t budget, int64_t n_iter_max, double tol,
+                              tn_layer **layer);
+
+tn_status tn_layer_destroy(tn_layer *layer);
+
+tn_status tn_layer_info_get(const tn_layer *layer, tn_layer_info *info);
+
+/** The input and output modes (info.n_in_modes and info.n_out_modes entries). */
+tn_status tn_layer_modes(const tn_layer *layer, int64_t *in_modes, int64_t in_cap,
+                         int64_t *out_modes, int64_t out_cap);
+
+/** Parameter i, 0 <= i < info.n_params (the bias last). */
+tn_status tn_layer_param_get(const tn_layer *layer, int64_t i, tn_layer_param *param);
+
+/** y = x @ W + b. y must not overlap x. */
+tn_status tn_layer_forward(tn_layer *layer, tn_dtype dtype, const tn_tensor *x,
+                           const tn_tensor *y);
+
+/** Gradients of sum(y * dy) at input x: every parameter's gradient (and the bias's) is
+    overwritten, and dx (shaped like x; NULL to skip) receives dL/dx. dy with a NaN or an
+    infinity is TN_ERR_VALUE. Reuses the last forward's intermediates when x and the
+    parameters are unchanged since. */
+tn_status tn_layer_backward(tn_layer *layer, tn_dtype dtype, const tn_tensor *dy,
+                            const tn_tensor *x, const tn_tensor *dx);
+
+/** Writes W into *out, of shape (in_features, out_features) or (in modes..., out modes...),
+    any strides. */
+tn_status tn_layer_dense_weight(const tn_layer *layer, tn_dtype dtype, const tn_tensor *out);
+
+/** The forward plan for batch (>= 0): numbers into *report (may be NULL) and the printable
+    report into buffer with tn_plan_report's protocol (at most cap bytes, NUL-terminated when
+    cap > 0; *needed receives the full length + 1; buffer may be NULL when cap is 0). */
+tn_status tn_layer_plan_report(const tn_layer *layer, int64_t batch, tn_layer_report *report,
+                               char *buffer, size_t cap, size_t *needed);
 
 #ifdef __cplusplus
 }

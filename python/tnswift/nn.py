@@ -1,0 +1,450 @@
+"""Factorized linear layers: ``y = x @ W + b`` with W a tensor network.
+
+Every layer is one Swift ``EinsumLayer`` (an equation plus its parameters) behind a
+``tn_layer`` handle; this module only normalises arguments and shapes.
+
+- :class:`Linear` — dense W, the reference.
+- :class:`TTLinear` — W as a TT-matrix: cores ``(r_{k-1}, in_k, out_k, r_k)``.
+- :class:`CPLinear` — W in CP form: ``weights`` ``(rank,)``, then one factor
+  ``(mode, rank)`` per input mode, then one per output mode.
+- :class:`TuckerLinear` — a ``core`` of shape ``ranks`` and one factor ``(mode, rank)`` per
+  mode (input modes first).
+- :class:`EinsumLayer` — any equation, e.g. ``"nij,aik,bjk->nab"`` (input first, its first
+  label the batch; then the parameters; the output leads with the batch).
+
+W is ``(in_features, out_features)``; its rows are the input modes in C order, its columns
+the output modes. ``layer(x)`` accepts ``(batch, in_features)``, ``(batch, *in_modes)`` or
+``(..., in_features)`` and returns ``y`` in the matching form. ``layer.backward(dy)`` takes
+the gradient of the loss with respect to that ``y``, fills every parameter gradient
+(overwriting the previous ones) and returns ``dx``.
+
+``parameters()`` and ``grads()`` return NumPy arrays that *are* the layer's storage: an
+optimizer step written into them changes the layer, and they keep the storage alive after
+the layer object is gone. Forward and backward release the GIL; calls on one layer are
+serialised by the layer, different layers run in parallel.
+"""
+
+import numpy as np
+
+from . import _ext
+from ._ext import ArgumentError, DTypeError, ShapeError
+from .decompose import _index, balanced_modes
+
+__all__ = [
+    "Linear",
+    "TTLinear",
+    "CPLinear",
+    "TuckerLinear",
+    "EinsumLayer",
+    "PlanReport",
+]
+
+
+# ---------------------------------------------------------------------------- helpers
+
+def _layer_dtype(dtype):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise DTypeError(f"dtype must be float32 or float64, not {dtype!r}") from None
+    if dt not in (np.float32, np.float64):
+        raise DTypeError(f"dtype must be float32 or float64, not {dt}")
+    return dt
+
+
+def _positive(value, name):
+    v = _index(value, name)
+    if v < 1:
+        raise ArgumentError(f"{name} must be at least 1 (got {v})")
+    return v
+
+
+def _modes(value, name, order):
+    """An int (split into ``order`` balanced modes) or a sequence of modes, as a tuple."""
+    if isinstance(value, (str, bytes)):
+        raise ArgumentError(f"{name} must be an integer or a sequence of integers, not {type(value).__name__}")
+    if hasattr(value, "__iter__"):
+        modes = tuple(_index(m, f"{name}[{i}]") for i, m in enumerate(value))
+        if not modes:
+            raise ShapeError(f"{name} is empty; a layer needs at least one mode")
+        bad = [m for m in modes if m < 1]
+        if bad:
+            raise ShapeError(f"{name} {modes}: every mode must be at least 1")
+        return modes
+    n = _index(value, name)
+    if n < 1:
+        raise ShapeError(f"{name} must be at least 1 (got {n})")
+    return tuple(balanced_modes(n, _positive(order, "order")))
+
+
+def _prod(modes):
+    p = 1
+    for m in modes:
+        p *= m
+    return p
+
+
+def _rank_list(rank, name):
+    """An int or a sequence of ints, each at least 1."""
+    if hasattr(rank, "__iter__") and not isinstance(rank, (str, bytes)):
+        ranks = [_index(r, f"{name}[{i}]") for i, r in enumerate(rank)]
+        for r in ranks:
+            if r < 1:
+                raise ArgumentError(f"{name} {ranks}: every rank must be at least 1")
+        return ranks
+    return [_positive(rank, name)]
+
+
+class PlanReport:
+    """How a layer's forward runs for one batch size (``str()`` gives the full text).
+
+    Attributes: ``batch``, ``flops`` (of the chosen path), ``dense_flops`` (of a dense
+    layer), ``reconstructs_weight`` (True when the path contracts the parameters into W
+    first and then does one GEMM), ``largest_intermediate`` (elements), ``parameter_bytes``,
+    ``dense_bytes`` and ``text``.
+    """
+
+    __slots__ = ("batch", "flops", "dense_flops", "reconstructs_weight", "largest_intermediate",
+                 "parameter_bytes", "dense_bytes", "text")
+
+    def __init__(self, numbers, text):
+        for key, value in numbers.items():
+            setattr(self, key, value)
+        self.text = text
+
+    def __str__(self):
+        return self.text
+
+    def __repr__(self):
+        return (f"PlanReport(batch={self.batch}, flops={self.flops:g}, dense_flops={self.dense_flops:g}, "
+                f"reconstructs_weight={self.reconstructs_weight})")
+
+
+# ---------------------------------------------------------------------------- base class
+
+class _Layer:
+    """What every layer shares; subclasses only build the handle."""
+
+    _kind = None
+
+    def _attach(self, handle):
+        self._handle = handle
+        info = handle.info()
+        self.in_features = info["in_features"]
+        self.out_features = info["out_features"]
+        self.in_modes = tuple(info["in_modes"])
+        self.out_modes = tuple(info["out_modes"])
+        self.dtype = np.dtype(info["dtype"])
+        self.bias = info["has_bias"]
+        self.n_params = info["parameter_count"]
+        self.compression = info["compression"]
+        # name -> (value, gradient): NumPy arrays over the layer's buffers (LayerBuffer keeps
+        # the handle alive as long as any of them exists).
+        self._arrays = {name: (np.asarray(data), np.asarray(grad)) for name, data, grad in handle.parameters()}
+        self._x = None
+
+    @classmethod
+    def _from_handle(cls, handle):
+        layer = cls.__new__(cls)
+        layer._attach(handle)
+        return layer
+
+    # -- parameters
+
+    def parameters(self):
+        """``{name: array}``: views of the layer's parameters (the bias last, as "bias")."""
+        return {name: pair[0] for name, pair in self._arrays.items()}
+
+    def grads(self):
+        """``{name: array}``: views of the gradients the last :meth:`backward` wrote."""
+        return {name: pair[1] for name, pair in self._arrays.items()}
+
+    def zero_grad(self):
+        """Sets every gradient to zero."""
+        for _, grad in self._arrays.values():
+            grad[...] = 0
+
+    # -- forward / backward
+
+    def _input(self, x, name):
+        if not isinstance(x, np.ndarray):
+            x = np.asarray(x)
+            if x.dtype.kind in "biuf":
+                x = x.astype(self.dtype, copy=False)
+        if x.dtype != self.dtype:
+            raise DTypeError(f"{name} has dtype {x.dtype} but the layer is {self.dtype}; "
+                             f"convert it with {name}.astype(np.{self.dtype})")
+        return x
+
+    def _shapes(self, x):
+        """(x as passed to the engine, its y shape, the shape y is returned in)."""
+        shape = x.shape
+        if len(self.in_modes) > 1 and x.ndim == 1 + len(self.in_modes) and shape[1:] == self.in_modes:
+            return x, (shape[0],) + self.out_modes, (shape[0],) + self.out_modes
+        if x.ndim >= 1 and shape[-1] == self.in_features:
+            x2 = x if x.ndim == 2 else x.reshape(-1, self.in_features)
+            return x2, (x2.shape[0], self.out_features), shape[:-1] + (self.out_features,)
+        modes = ", ".join(str(m) for m in self.in_modes)
+        raise ShapeError(f"the input has shape {shape} but the layer takes (batch, {self.in_features}), "
+                         f"(batch, {modes}) or (..., {self.in_features})")
+
+    def forward(self, x):
+        """``y = x @ W + b`` for x of shape (batch, in_features), (batch, *in_modes) or
+        (..., in_features); y has the matching shape. x is kept (by reference) for
+        :meth:`backward`."""
+        x = self._input(x, "x")
+        x2, y2_shape, y_shape = self._shapes(x)
+        y = np.empty(y2_shape, dtype=self.dtype)
+        self._handle.forward(x2, y)
+        self._x = (x, x2, y2_shape, y_shape)
+        return y.reshape(y_shape)
+
+    __call__ = forward
+
+    def backward(self, dy):
+        """Gradients of ``sum(y * dy)`` for the last forward: fills :meth:`grads` (replacing
+        what was there) and returns dx, shaped like that forward's x."""
+        if self._x is None:
+            raise ArgumentError("backward() needs a forward() first: the gradients are taken at "
+                                "the last forward's input")
+        x, x2, y2_shape, y_shape = self._x
+        dy = self._input(dy, "dy")
+        if dy.shape != y_shape:
+            raise ShapeError(f"dy has shape {dy.shape} but the last forward returned y of shape {y_shape}")
+        dy2 = dy.reshape(y2_shape)
+        dx2 = np.empty(x2.shape, dtype=self.dtype)
+        self._handle.backward(dy2, x2, dx2)
+        return dx2.reshape(x.shape)
+
+    # -- the weight and the plan
+
+    def to_dense(self):
+        """W as an (in_features, out_features) array, contracted from the parameters."""
+        w = np.empty((self.in_features, self.out_features), dtype=self.dtype)
+        self._handle.dense_weight(w)
+        return w
+
+    def plan_report(self, batch):
+        """The forward plan for ``batch`` rows, with its cost next to a dense layer's."""
+        batch = _index(batch, "batch")
+        if batch < 0:
+            raise ArgumentError(f"batch must be non-negative (got {batch})")
+        numbers, text = self._handle.plan_report(batch)
+        return PlanReport(numbers, text)
+
+    def _describe(self):
+        return f"in_modes={self.in_modes}, out_modes={self.out_modes}"
+
+    def __repr__(self):
+        return (f"{type(self).__name__}({self._describe()}, bias={self.bias}, dtype={self.dtype}, "
+                f"n_params={self.n_params}, compression={self.compression:.3g})")
+
+    # -- from a dense weight
+
+    @classmethod
+    def _dense(cls, weight, bias, in_modes, out_modes, rank, eps, budget, order, n_iter_max=None, tol=None):
+        if not isinstance(weight, np.ndarray):
+            weight = np.asarray(weight, dtype=np.float64)
+        if weight.dtype not in (np.float32, np.float64):
+            raise DTypeError(f"weight has dtype {weight.dtype}; expected float32 or float64")
+        if weight.ndim != 2:
+            raise ShapeError(f"weight has shape {weight.shape}; expected (in_features, out_features)")
+        if bias is not None:
+            if not isinstance(bias, np.ndarray):
+                bias = np.asarray(bias, dtype=weight.dtype)
+            if bias.dtype != weight.dtype:
+                raise DTypeError(f"bias has dtype {bias.dtype} but weight is {weight.dtype}")
+            if bias.shape != (weight.shape[1],):
+                raise ShapeError(f"bias has shape {bias.shape}; the weight {weight.shape} needs ({weight.shape[1]},)")
+        ins = _modes(weight.shape[0] if in_modes is None else in_modes, "in_modes", order)
+        outs = _modes(weight.shape[1] if out_modes is None else out_modes, "out_modes", order)
+        if _prod(ins) != weight.shape[0] or _prod(outs) != weight.shape[1]:
+            raise ShapeError(f"in_modes {ins} and out_modes {outs} multiply to "
+                             f"({_prod(ins)}, {_prod(outs)}) but the weight is {weight.shape}")
+        given = [n for n, v in (("rank", rank), ("eps", eps), ("budget", budget)) if v is not None]
+        if cls._kind != _ext.LAYER_LINEAR and len(given) != 1:
+            raise ArgumentError(f"{cls.__name__}.from_dense needs exactly one of rank, eps or budget "
+                                f"(got {', '.join(given) or 'none'})")
+        r = -1 if rank is None else _positive(rank, "rank")
+        b = -1 if budget is None else _positive(budget, "budget")
+        e = -1.0
+        if eps is not None:
+            e = float(eps)
+            if not (np.isfinite(e) and e >= 0):
+                raise ArgumentError(f"eps must be finite and non-negative (got {eps!r})")
+        iters = 0 if n_iter_max is None else _positive(n_iter_max, "n_iter_max")
+        t = -1.0
+        if tol is not None:
+            t = float(tol)
+            if not (np.isfinite(t) and t >= 0):
+                raise ArgumentError(f"tol must be finite and non-negative (got {tol!r})")
+        handle = _ext.layer_from_dense(cls._kind, weight, bias, list(ins), list(outs), r, e, b, iters, t)
+        return cls._from_handle(handle)
+
+
+# ---------------------------------------------------------------------------- layers
+
+class Linear(_Layer):
+    """Dense ``y = x @ W + b``, W ``(in_features, out_features)`` (parameter "weight")."""
+
+    _kind = _ext.LAYER_LINEAR
+
+    def __init__(self, in_features, out_features, bias=True, dtype=np.float32, seed=0):
+        ins = _positive(in_features, "in_features")
+        outs = _positive(out_features, "out_features")
+        self._attach(_ext.layer_create(self._kind, _ext.FLOAT32 if _layer_dtype(dtype) == np.float32 else _ext.FLOAT64,
+                                       [ins], [outs], None, None, None, bool(bias), _seed(seed)))
+
+    @classmethod
+    def from_dense(cls, weight, bias=None):
+        """A Linear layer holding a copy of ``weight`` (in_features, out_features) and ``bias``."""
+        return cls._dense(weight, bias, None, None, None, None, None, 1)
+
+    def _describe(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}"
+
+
+def _seed(seed):
+    s = _index(seed, "seed")
+    if s < 0:
+        raise ArgumentError(f"seed must be non-negative (got {s})")
+    return s
+
+
+def _code(dtype):
+    return _ext.FLOAT32 if _layer_dtype(dtype) == np.float32 else _ext.FLOAT64
+
+
+class TTLinear(_Layer):
+    """W as a TT-matrix (Novikov et al. 2015): core k ``(r_{k-1}, in_k, out_k, r_k)``.
+
+    ``in_features`` / ``out_features`` are ints (split into ``order`` balanced modes) or mode
+    sequences of the same length; ``rank`` is one int for every bond, the d - 1 bond ranks,
+    or d + 1 ranks with 1 at both ends.
+    """
+
+    _kind = _ext.LAYER_TT
+
+    def __init__(self, in_features, out_features, rank, bias=True, dtype=np.float32, seed=0, order=3):
+        ins = _modes(in_features, "in_modes", order)
+        outs = _modes(out_features, "out_modes", order)
+        if len(ins) != len(outs):
+            raise ShapeError(f"TTLinear needs as many input as output modes (got {ins} and {outs})")
+        ranks = _rank_list(rank, "rank")
+        if len(ranks) == len(ins) + 1:
+            if ranks[0] != 1 or ranks[-1] != 1:
+                raise ShapeError(f"rank {ranks} has d + 1 entries, so its first and last must be 1")
+            ranks = ranks[1:-1]
+        elif len(ranks) != 1 and len(ranks) != len(ins) - 1:
+            raise ShapeError(f"rank has {len(ranks)} entries; TTLinear with {len(ins)} modes takes one, "
+                             f"{len(ins) - 1} bond ranks or {len(ins) + 1} ranks with 1 at both ends")
+        self._attach(_ext.layer_create(self._kind, _code(dtype), list(ins), list(outs), ranks, None, None,
+                                       bool(bias), _seed(seed)))
+
+    @property
+    def ranks(self):
+        """The d + 1 TT ranks (first and last 1)."""
+        cores = [v for n, (v, _) in self._arrays.items() if n != "bias"]
+        return tuple(c.shape[0] for c in cores) + (1,)
+
+    @classmethod
+    def from_dense(cls, weight, bias=None, *, in_modes=None, out_modes=None, rank=None, eps=None,
+                   budget=None, order=3):
+        """TT-SVD of a dense ``weight`` (in_features, out_features): with a rank cap, with
+        ``||W - W_tt||_F <= eps ||W||_F``, or with the largest rank whose cores fit ``budget``
+        parameters. Modes default to ``order`` balanced modes."""
+        return cls._dense(weight, bias, in_modes, out_modes, rank, eps, budget, order)
+
+    def _describe(self):
+        return f"{super()._describe()}, ranks={self.ranks}"
+
+
+class CPLinear(_Layer):
+    """W in CP form: ``weights`` (rank,), a factor (m_k, rank) per input mode, then one
+    (n_k, rank) per output mode (tensorly-torch's layout)."""
+
+    _kind = _ext.LAYER_CP
+
+    def __init__(self, in_features, out_features, rank, bias=True, dtype=np.float32, seed=0, order=3):
+        ins = _modes(in_features, "in_modes", order)
+        outs = _modes(out_features, "out_modes", order)
+        r = _positive(rank, "rank")
+        self._attach(_ext.layer_create(self._kind, _code(dtype), list(ins), list(outs), [r], None, None,
+                                       bool(bias), _seed(seed)))
+
+    @property
+    def rank(self):
+        return self._arrays["weights"][0].shape[0]
+
+    @property
+    def ranks(self):
+        return (self.rank,)
+
+    @classmethod
+    def from_dense(cls, weight, bias=None, *, in_modes=None, out_modes=None, rank=None, eps=None,
+                   budget=None, order=3, n_iter_max=None, tol=None):
+        """CP-ALS (SVD start) of ``weight`` seen as the tensor (in modes..., out modes...): with
+        ``rank``, the smallest rank reaching relative error ``eps``, or the largest rank fitting
+        ``budget``. ``n_iter_max`` (default 500) and ``tol`` (default 1e-12; 0 runs every
+        iteration) bound each ALS run."""
+        return cls._dense(weight, bias, in_modes, out_modes, rank, eps, budget, order, n_iter_max, tol)
+
+    def _describe(self):
+        return f"{super()._describe()}, rank={self.rank}"
+
+
+class TuckerLinear(_Layer):
+    """W in Tucker form: ``core`` of shape ``ranks``, then a factor (mode, rank) per input mode
+    and per output mode. ``rank`` is one int (clipped to each mode) or one per mode."""
+
+    _kind = _ext.LAYER_TUCKER
+
+    def __init__(self, in_features, out_features, rank, bias=True, dtype=np.float32, seed=0, order=3):
+        ins = _modes(in_features, "in_modes", order)
+        outs = _modes(out_features, "out_modes", order)
+        ranks = _rank_list(rank, "rank")
+        if len(ranks) not in (1, len(ins) + len(outs)):
+            raise ShapeError(f"rank has {len(ranks)} entries; TuckerLinear with {len(ins) + len(outs)} "
+                             "modes takes one or one per mode")
+        self._attach(_ext.layer_create(self._kind, _code(dtype), list(ins), list(outs), ranks, None, None,
+                                       bool(bias), _seed(seed)))
+
+    @property
+    def ranks(self):
+        """The core's shape: one rank per mode, input modes first."""
+        return tuple(self._arrays["core"][0].shape)
+
+    @classmethod
+    def from_dense(cls, weight, bias=None, *, in_modes=None, out_modes=None, rank=None, eps=None,
+                   budget=None, order=3, n_iter_max=None):
+        """HOOI of ``weight`` seen as the tensor (in modes..., out modes...): one rank clipped to
+        each mode, ``||W - W_hat||_F <= eps ||W||_F``, or the largest uniform rank fitting
+        ``budget``. ``n_iter_max`` caps the HOOI sweeps (default 50)."""
+        return cls._dense(weight, bias, in_modes, out_modes, rank, eps, budget, order, n_iter_max)
+
+    def _describe(self):
+        return f"{super()._describe()}, ranks={self.ranks}"
+
+
+class EinsumLayer(_Layer):
+    """Any tensor-network layer: ``equation`` names the input first (its first label or
+    ``...`` is the batch), then the parameters, ``->`` and the output with the batch first.
+    E.g. ``EinsumLayer("nij,aik,bjk->nab", [(32, 32, 2), (32, 32, 2)])`` maps 1024 -> 1024.
+    Parameters are named "p0", "p1", ..."""
+
+    _kind = _ext.LAYER_EINSUM
+
+    def __init__(self, equation, param_shapes, bias=True, dtype=np.float32, seed=0):
+        if not isinstance(equation, str):
+            raise ArgumentError(f"equation must be a str, not {type(equation).__name__}")
+        if isinstance(param_shapes, (str, bytes)) or not hasattr(param_shapes, "__iter__"):
+            raise ArgumentError("param_shapes must be a sequence of shapes")
+        shapes = [tuple(_index(s, f"param_shapes[{i}][{k}]") for k, s in enumerate(shape))
+                  for i, shape in enumerate(param_shapes)]
+        self.equation = equation
+        self.param_shapes = shapes
+        self._attach(_ext.layer_create(self._kind, _code(dtype), None, None, None, equation, shapes,
+                                       bool(bias), _seed(seed)))
+
+    def _describe(self):
+        return f"{self.equation!r}, {self.param_shapes}"
