@@ -147,6 +147,33 @@ final class LayerTests: XCTestCase {
         }
     }
 
+    /// Inference on unchanged parameters switches to the rebuilt weight: outputs and the
+    /// gradients after it match a layer that only ran the factorized path, and edits are seen.
+    func testRepeatedForwardReusesTheWeightCorrectly() throws {
+        let make = { try CPLinear<Double>(inputModes: [4, 4, 16], outputModes: [4, 4, 8], rank: 100, seed: 21) }
+        let layer = try make(), fresh = try make()
+        XCTAssertTrue(try layer.planReport(batch: 32).reusesWeight)
+        var rng = TestRandom(state: 22)
+        let x = random(32 * 256, &rng), dy = random(32 * 128, &rng)
+        let y1 = try forward(layer, x, batch: 32)
+        let y2 = try forward(layer, x, batch: 32)   // builds W, then one GEMM
+        let y3 = try forward(layer, x, batch: 32)
+        XCTAssertLessThan(relative(y2, y1), 1e-12)
+        XCTAssertLessThan(relative(y3, y1), 1e-12)
+        let dx = try backward(layer, x, dy, batch: 32)
+        _ = try forward(fresh, x, batch: 32)
+        let dxRef = try backward(fresh, x, dy, batch: 32)
+        XCTAssertLessThan(relative(dx, dxRef), 1e-12)
+        for p in 0..<7 { XCTAssertLessThan(relative(Array(layer.gradient(p)), Array(fresh.gradient(p))), 1e-11) }
+        // An edit between calls: the next forward sees it (and the one after, through a new W).
+        layer.parameter(3)[7] += 1
+        fresh.parameter(3)[7] += 1
+        let want = try forward(fresh, x, batch: 32)
+        XCTAssertLessThan(relative(try forward(layer, x, batch: 32), want), 1e-12)
+        XCTAssertLessThan(relative(try forward(layer, x, batch: 32), want), 1e-12)
+        XCTAssertLessThan(relative(try forward(layer, x, batch: 32), want), 1e-12)
+    }
+
     func testFloatMatchesDouble() throws {
         let ins = [4, 3, 2], outs = [2, 3, 5]
         let f = try TTLinear<Float>(inputModes: ins, outputModes: outs, rank: 3, seed: 5)

@@ -351,8 +351,11 @@ def test_threads_match_single_threaded(rng):
            nn.TuckerLinear((8, 4), (4, 2), rank=3, dtype=np.float64, seed=10 + t) for t in range(8)]
     xs = [rng.standard_normal((16 + t, 64)) for t in range(8)]
     xo = [rng.standard_normal((9, 32)).astype(own[t].dtype) for t in range(8)]
-    want = [shared(x) for x in xs]
-    want_own = [own[t](xo[t]) for t in range(8)]
+    # Settled results: a layer's first call on new parameters runs the factorized path and a
+    # repeated call may switch to the rebuilt weight (equal up to rounding), so the reference
+    # is a repeated call's result.
+    want = [(shared(x), shared(x))[1] for x in xs]
+    want_own = [(own[t](xo[t]), own[t](xo[t]))[1] for t in range(8)]
     errors = []
     start = threading.Barrier(8)
 

@@ -7,20 +7,44 @@ extension EinsumLayer {
             return hit.program
         }
         let steps = try chosenSteps(batch: n)
+        let e = expression
+        let gemm = { () throws -> ContractionPlan<T> in
+            let w = self.spec.inputLabels + self.spec.outputLabels
+            let x = EinsumExpression(inputs: [e.inputs[0], w], output: e.output, labelNames: e.labelNames,
+                                     labelDescriptions: e.labelDescriptions)
+            return try ContractionPlan<T>(planning: x, shapes: [[n] + self.inputModes, self.inputModes + self.outputModes])
+        }
         let program: LayerProgram<T>
         if parameterShapes.count >= 2 && isRebuild(steps) {
-            let e = expression
-            let w = spec.inputLabels + spec.outputLabels
-            let gemm = EinsumExpression(inputs: [e.inputs[0], w], output: e.output,
-                                        labelNames: e.labelNames, labelDescriptions: e.labelDescriptions)
-            program = .rebuilt(try ContractionPlan<T>(planning: gemm, shapes: [[n] + inputModes, inputModes + outputModes]))
+            program = .rebuilt(try gemm())
         } else {
             program = .factorized(try ContractionPlan<T>(planning: expression, shapes: [[n] + inputModes] + parameterShapes,
-                                                         strategy: .auto, steps: steps))
+                                                         strategy: .auto, steps: steps),
+                                  reuse: try reusesWeight(batch: n, steps: steps) ? gemm() : nil)
         }
         plans.append((n, program))
         if plans.count > Self.cachedPlans { plans.removeFirst() }
         return program
+    }
+
+    /// Weights of at most this many elements are kept for inference (64 MiB in float32).
+    static var reusableWeightLimit: Int { 1 << 24 }
+
+    /// Whether one GEMM with a kept W beats the factorized `steps` for batch `n` by
+    /// `LayerCostModel`, for a W small enough to keep.
+    func reusesWeight(batch n: Int, steps: [(Int, Int)]) throws -> Bool {
+        guard parameterShapes.count >= 2, inFeatures * outFeatures <= Self.reusableWeightLimit else { return false }
+        let e = expression
+        var sizes = [Double](repeating: 1, count: e.labelCount)
+        for (labels, shape) in zip(e.inputs, [[n] + inputModes] + parameterShapes) {
+            for (l, s) in zip(labels, shape) { sizes[l] = Double(s) }
+        }
+        let full = PathOptimizer(inputs: e.inputs.map { LabelSet($0) }, output: LabelSet(e.output), sizes: sizes, memoryLimit: nil)
+        let factorized = LayerCostModel.cost(try full.path(steps: steps), sizes: sizes)
+        let w = LabelSet(spec.inputLabels + spec.outputLabels)
+        let gemm = try PathOptimizer(inputs: [LabelSet(e.inputs[0]), w], output: LabelSet(e.output), sizes: sizes,
+                                     memoryLimit: nil).path(.auto)
+        return LayerCostModel.cost(gemm, sizes: sizes) < factorized
     }
 
     /// Whether `steps` contract all parameters before x (the last step joins x with them).
@@ -31,6 +55,13 @@ extension EinsumLayer {
 
     /// The weight cache, made on first use, refreshed from the current parameters.
     func currentWeight() throws -> WeightCache<T> {
+        let cache = try weightCacheObject()
+        try cache.refresh(parameterViews)
+        return cache
+    }
+
+    /// The weight cache, made (not built) on first use.
+    func weightCacheObject() throws -> WeightCache<T> {
         if weightCache == nil {
             let e = expression
             let build = EinsumExpression(inputs: Array(e.inputs.dropFirst()), output: spec.inputLabels + spec.outputLabels,
@@ -38,7 +69,6 @@ extension EinsumLayer {
             weightCache = try WeightCache(build: ContractionPlan<T>(planning: build, shapes: parameterShapes),
                                           parameterCounts: parameters.map(\.count))
         }
-        try weightCache!.refresh(parameterViews)
         return weightCache!
     }
 
@@ -106,7 +136,18 @@ extension EinsumLayer {
             let n = xv.shape[0]
             let yv = try modeView(y, modes: outputModes, features: outFeatures, what: "the output", batch: n)
             switch try program(batch: n) {
-            case .factorized(let plan):
+            case .factorized(let plan, let reuse):
+                // Inference: a second forward on unchanged parameters builds W once; later
+                // ones with the same parameters are one GEMM.
+                if let reuse {
+                    let cache = try weightCacheObject()
+                    if cache.matches(parameterViews) {
+                        try cache.refresh(parameterViews)
+                        try reuse.run([xv, cache.weightView], into: yv)
+                        break
+                    }
+                    cache.remember(parameterViews)
+                }
                 try plan.run([xv] + parameterViews, into: yv)
             case .rebuilt(let gemm):
                 try gemm.run([xv, try currentWeight().weightView], into: yv)
@@ -140,14 +181,20 @@ extension EinsumLayer {
             let dxv = try dx.map { try modeView($0, modes: inputModes, features: inFeatures, what: "dx", batch: n) }
             guard dyv.allFinite() else { throw TNError.value("dy has a NaN or an infinity") }
             let grads = zip(gradients, parameterShapes).map { StridedView(contiguous: $0.pointer, shape: $1) }
-            switch try program(batch: n) {
-            case .factorized(let plan):
-                try plan.gradients(dy: dyv, operands: [xv] + parameterViews, grads: [dxv] + grads)
-            case .rebuilt(let gemm):
-                // dx and dW by the GEMM's backward, then dW back through the rebuild.
-                let cache = try currentWeight()
+            // dx and dW by the GEMM's backward, then dW back through the rebuild.
+            let throughWeight = { (gemm: ContractionPlan<T>, cache: WeightCache<T>) throws in
                 try gemm.gradients(dy: dyv, operands: [xv, cache.weightView], grads: [dxv, cache.gradientView])
-                try cache.build.gradients(dy: cache.gradientView, operands: parameterViews, grads: grads)
+                try cache.build.gradients(dy: cache.gradientView, operands: self.parameterViews, grads: grads)
+            }
+            switch try program(batch: n) {
+            case .factorized(let plan, let reuse):
+                if let reuse, let cache = weightCache, cache.isCurrent(parameterViews) {
+                    try throughWeight(reuse, cache)
+                } else {
+                    try plan.gradients(dy: dyv, operands: [xv] + parameterViews, grads: [dxv] + grads)
+                }
+            case .rebuilt(let gemm):
+                try throughWeight(gemm, try currentWeight())
             }
             if let biasGradient {
                 if n == 0 {

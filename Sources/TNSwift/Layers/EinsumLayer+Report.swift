@@ -10,11 +10,13 @@ extension EinsumLayer {
             let steps = try chosenSteps(batch: batch)
             let plan = try ContractionPlan<T>(planning: expression, shapes: [[batch] + inputModes] + parameterShapes,
                                               strategy: .auto, steps: steps)
+            let reuses = try !isRebuild(steps) && reusesWeight(batch: batch, steps: steps)
             let size = MemoryLayout<T>.stride
             let biasCount = hasBias ? outFeatures : 0
             return LayerPlanReport(batch: batch, flops: plan.path.optimizedFlops,
                                    denseFlops: 2 * Double(batch) * Double(inFeatures) * Double(outFeatures),
                                    reconstructsWeight: parameterShapes.count >= 2 && isRebuild(steps),
+                                   reusesWeight: reuses,
                                    parameterBytes: parameterCount * size,
                                    denseBytes: (inFeatures * outFeatures + biasCount) * size,
                                    largestIntermediate: plan.largestIntermediate, planReport: plan.report)

@@ -9,6 +9,9 @@ public struct LayerPlanReport: Sendable, CustomStringConvertible {
     /// Whether the path contracts all parameters first (rebuilding W) and then does one GEMM
     /// with x; otherwise x flows through the factors.
     public let reconstructsWeight: Bool
+    /// Whether, on the factorized path, forward calls on unchanged parameters switch to one
+    /// GEMM with the rebuilt weight (inference), because that is cheaper for this batch.
+    public let reusesWeight: Bool
     /// Bytes of the parameters (with the bias) and of a dense weight (with the bias).
     public let parameterBytes: Int
     public let denseBytes: Int
@@ -18,7 +21,8 @@ public struct LayerPlanReport: Sendable, CustomStringConvertible {
     public let planReport: String
 
     public var description: String {
-        let mode = reconstructsWeight ? "reconstructs the weight, then one GEMM" : "factorized (x flows through the factors)"
+        let mode = reconstructsWeight ? "reconstructs the weight, then one GEMM"
+            : "factorized (x flows through the factors)" + (reusesWeight ? "; repeated calls on unchanged parameters use the rebuilt weight" : "")
         func fmt(_ x: Double) -> String {
             var e = 0, m = x
             while m >= 10 { m /= 10; e += 1 }

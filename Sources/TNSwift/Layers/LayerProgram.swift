@@ -1,7 +1,9 @@
 /// How a layer runs for one batch size: the whole contraction of x with the factors, or one
 /// GEMM of x with the weight rebuilt from the factors (`WeightCache`).
 enum LayerProgram<T: LAPACKScalar> {
-    case factorized(ContractionPlan<T>)
+    /// The whole contraction; `reuse`, when given, is the GEMM over (x, W) that is cheaper
+    /// once W is built, used while the parameters stay unchanged between forward calls.
+    case factorized(ContractionPlan<T>, reuse: ContractionPlan<T>?)
     /// The GEMM plan over (x, W).
     case rebuilt(ContractionPlan<T>)
 }
