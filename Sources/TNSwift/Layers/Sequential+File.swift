@@ -41,6 +41,25 @@ extension Sequential {
         try decode(SafeTensors.read(path: path))
     }
 
+    /// A model from a parsed file (see `load(path:)`).
+    /// - Throws: as `load(path:)`.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
+    public static func load(file: SafeTensors) throws -> Sequential<T> {
+        try decode(file)
+    }
+
+    /// The precision of the model in `file` ("float32" or "float64"), read from its
+    /// description without building it; nil when the file is not a tnswift model.
+    public static func modelDType(of file: SafeTensors) -> DType? {
+        guard let text = file.metadata(metadataKey), let model = try? JSONValue.parse(Array(text.utf8)) else { return nil }
+        switch model["dtype"]?.stringValue {
+        case "float32": return .float32
+        case "float64": return .float64
+        default: return nil
+        }
+    }
+
     /// `load` from a parsed file.
     static func decode(_ file: SafeTensors) throws -> Sequential<T> {
         guard let text = file.metadata(metadataKey) else {

@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 /** Bumped on every incompatible change of this header. */
-#define TN_ABI_VERSION 3
+#define TN_ABI_VERSION 4
 
 typedef enum tn_status {
     TN_OK = 0,
@@ -397,6 +397,34 @@ tn_status tn_layer_dense_weight(const tn_layer *layer, tn_dtype dtype, const tn_
     cap > 0; *needed receives the full length + 1; buffer may be NULL when cap is 0). */
 tn_status tn_layer_plan_report(const tn_layer *layer, int64_t batch, tn_layer_report *report,
                                char *buffer, size_t cap, size_t *needed);
+
+/* ------------------------------------------------------------------------------------------
+ * Models: a sequence of layers and activations saved as safetensors (by Python or Swift),
+ * loaded here for inference. The file is validated in full: a truncated, corrupt or foreign
+ * file gives TN_ERR_VALUE (a wrong tensor shape TN_ERR_SHAPE), never a crash.
+ * ---------------------------------------------------------------------------------------- */
+
+typedef struct tn_model tn_model;
+
+typedef struct tn_model_info {
+    int32_t dtype;          /* tn_dtype of the model's parameters and of forward's buffers */
+    int32_t reserved;
+    int64_t in_features;
+    int64_t out_features;
+    int64_t n_stages;       /* layers and activations */
+} tn_model_info;
+
+/** Loads the model file at path into *model (NULL on failure). */
+tn_status tn_model_load(const char *path, tn_model **model);
+
+/** Releases the model. */
+tn_status tn_model_destroy(tn_model *model);
+
+tn_status tn_model_info_get(const tn_model *model, tn_model_info *info);
+
+/** y = model(x) for a batch: x holds batch * in_features values and y batch * out_features,
+    both C-contiguous, of the model's dtype (dtype must say which). */
+tn_status tn_model_forward(tn_model *model, tn_dtype dtype, int64_t batch, const void *x, void *y);
 
 #ifdef __cplusplus
 }
