@@ -4,6 +4,7 @@
 #   make demo    the demonstration
 #   make bench   the benchmark (ratios against the anchors measured in the same run)
 #   make sanitize / make valgrind   the C tests under ASan+UBSan / valgrind memcheck
+#   make fuzz    the property tests' long profile (10,000 cases each) and 100,000-call leak runs
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -14,7 +15,7 @@ LIB := $(LIBDIR)/libtnswift.so
 SWIFT_SOURCES := $(shell find Sources -type f) Package.swift
 PY_SOURCES := $(shell find python/src python/tnswift -type f -not -path '*/__pycache__/*') setup.py pyproject.toml
 
-.PHONY: all setup sysdeps lib test test-swift test-c test-python demo bench sanitize valgrind clean
+.PHONY: all setup sysdeps lib test test-swift test-c test-python demo bench sanitize valgrind fuzz clean
 
 all: setup
 
@@ -58,6 +59,10 @@ test-c: lib
 
 test-python: setup
 	$(PY) -m pytest -q python/tests
+
+# The property tests with the long profile: 10,000 cases per target.
+fuzz: setup
+	TNSWIFT_FUZZ_PROFILE=long TNSWIFT_LEAK_CALLS=100000 $(PY) -m pytest -q python/tests/test_properties.py python/tests/test_leaks.py
 
 # The C tests built with AddressSanitizer (leaks included) and UBSan; any report fails them.
 sanitize: lib

@@ -1,0 +1,142 @@
+"""Property-based tests (hypothesis) of every entry point against float64 NumPy references.
+
+The CI profile runs a few dozen cases per target inside `make test`; `make fuzz` selects the
+long profile (TNSWIFT_FUZZ_PROFILE=long: 10,000 cases per target).
+"""
+
+import os
+import string
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import tnswift
+from tnswift import decompose as D
+from tnswift import nn
+
+settings.register_profile("ci", max_examples=150, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", max_examples=10_000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("TNSWIFT_FUZZ_PROFILE", "ci"))
+
+
+def rel(a, b):
+    b = np.asarray(b, dtype=np.float64)
+    den = np.linalg.norm(b)
+    return float(np.linalg.norm(np.asarray(a, dtype=np.float64) - b) / (den if den > 0 else 1.0))
+
+
+@st.composite
+def contractions(draw):
+    """An einsum over 1-4 operands with labels of sizes 1-4 (each label at most once per
+    operand), its operands in float64, and an output of distinct labels."""
+    letters = string.ascii_lowercase[:draw(st.integers(1, 6))]
+    sizes = {c: draw(st.integers(1, 4)) for c in letters}
+    n = draw(st.integers(1, 4))
+    terms = [draw(st.lists(st.sampled_from(letters), max_size=4, unique=True)) for _ in range(n)]
+    used = sorted({c for t in terms for c in t})
+    out = draw(st.lists(st.sampled_from(used), unique=True)) if used else []
+    eq = ",".join("".join(t) for t in terms) + "->" + "".join(out)
+    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+    ops = [rng.standard_normal([sizes[c] for c in t]) for t in terms]
+    return eq, ops
+
+
+@given(contractions())
+def test_einsum_matches_numpy(case):
+    eq, ops = case
+    assert rel(tnswift.einsum(eq, *ops), np.einsum(eq, *ops)) < 1e-12
+
+
+@given(contractions())
+def test_backward_matches_numpy_gradients(case):
+    eq, ops = case
+    expr = tnswift.contract_expression(eq, *[o.shape for o in ops], dtype="float64")
+    y = expr(*ops)
+    dy = np.random.default_rng(1).standard_normal(np.shape(y))
+    grads = expr.backward(dy, *ops)
+    ins, out = eq.split("->")
+    terms = ins.split(",")
+    for i, g in enumerate(grads):
+        # d/dop_i sum(y * dy): contract dy with the other operands onto op_i's labels; labels
+        # of op_i found nowhere else were summed in y, so the gradient broadcasts along them.
+        others = [t for j, t in enumerate(terms) if j != i]
+        seen = set(out).union(*map(set, others)) if others else set(out)
+        keep = "".join(c for c in terms[i] if c in seen)
+        ref = np.einsum(",".join([out] + others) + "->" + keep, dy, *[o for j, o in enumerate(ops) if j != i])
+        ref = np.broadcast_to(np.expand_dims(ref, [k for k, c in enumerate(terms[i]) if c not in seen]), ops[i].shape) \
+            if len(keep) < len(terms[i]) else ref
+        assert rel(g, ref) < 1e-11, (eq, i)
+
+
+@st.composite
+def low_rank_tensors(draw):
+    d = draw(st.integers(2, 5))
+    shape = [draw(st.integers(1, 6)) for _ in range(d)]
+    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+    r = draw(st.integers(1, 3))
+    x = rng.standard_normal(shape)
+    # Mostly low-rank (a sum of r rank-one terms) plus noise, so truncation has work to do.
+    low = sum(np.einsum(",".join("abcdefgh"[k] for k in range(d)) + "->" + "abcdefgh"[:d],
+                        *[rng.standard_normal(n) for n in shape]) for _ in range(r))
+    return low + draw(st.sampled_from([0.0, 1e-3, 0.1])) * x, draw(st.sampled_from([0.0, 1e-4, 1e-2, 0.1, 0.5]))
+
+
+@given(low_rank_tensors())
+def test_tensor_train_and_tucker_keep_the_eps_bound(case):
+    x, eps = case
+    bound = eps * np.linalg.norm(x) * (1 + 1e-9) + 1e-12
+    assert np.linalg.norm(D.tensor_train(x, eps=eps).to_dense() - x) <= bound
+    assert np.linalg.norm(D.tucker(x, eps=eps, n_iter_max=3).to_dense() - x) <= bound
+    tt = D.tensor_train(x, eps=eps)
+    assert np.linalg.norm((tt + tt).round(eps=eps).to_dense() - 2 * x) <= 2 * bound + eps * 2 * np.linalg.norm(x)
+
+
+@given(low_rank_tensors(), st.integers(1, 4))
+def test_parafac_errors_are_finite_and_do_not_increase(case, rank):
+    x, _ = case
+    if x.size < rank:
+        return
+    cp = D.parafac(x, rank, n_iter_max=15, tol=0)
+    assert np.all(np.isfinite(cp.to_dense()))
+    errs = np.array(cp.errors)
+    # ALS never increases the error; the estimate itself is only good to ~1e-8 (it comes from
+    # ||x||^2 - 2<x, x_hat> + ||x_hat||^2, see parafac's docs).
+    assert np.all(np.diff(errs) <= 1e-7 + 1e-6 * errs[:-1])
+
+
+@st.composite
+def layers(draw):
+    kind = draw(st.sampled_from(["tt", "cp", "tucker", "linear"]))
+    d = draw(st.integers(1, 3))
+    ins = tuple(draw(st.integers(1, 4)) for _ in range(d))
+    outs = tuple(draw(st.integers(1, 4)) for _ in range(d if kind == "tt" else draw(st.integers(1, 3))))
+    bias = draw(st.booleans())
+    seed = draw(st.integers(0, 1000))
+    if kind == "tt":
+        layer = nn.TTLinear(ins, outs, draw(st.integers(1, 3)), bias=bias, dtype=np.float64, seed=seed)
+    elif kind == "cp":
+        layer = nn.CPLinear(ins, outs, draw(st.integers(1, 4)), bias=bias, dtype=np.float64, seed=seed)
+    elif kind == "tucker":
+        layer = nn.TuckerLinear(ins, outs, draw(st.integers(1, 3)), bias=bias, dtype=np.float64, seed=seed)
+    else:
+        layer = nn.Linear(int(np.prod(ins)), int(np.prod(outs)), bias=bias, dtype=np.float64, seed=seed)
+    return layer, draw(st.integers(0, 5))
+
+
+@given(layers())
+def test_layers_match_their_dense_weight(case):
+    layer, batch = case
+    rng = np.random.default_rng(batch)
+    if layer.parameters().get("bias") is not None:
+        layer.parameters()["bias"][...] = rng.standard_normal(layer.out_features)
+    b = layer.parameters().get("bias", np.zeros(layer.out_features))
+    x = rng.standard_normal((batch, layer.in_features))
+    w = layer.to_dense()
+    for _ in range(2):   # the second call may run on the rebuilt weight
+        assert rel(layer(x), x @ w + b) < 1e-11
+    dy = rng.standard_normal((batch, layer.out_features))
+    assert rel(layer.backward(dy), dy @ w.T) < 1e-11
