@@ -88,7 +88,7 @@ def low_rank_tensors(draw):
 @given(low_rank_tensors())
 def test_tensor_train_and_tucker_keep_the_eps_bound(case):
     x, eps = case
-    bound = eps * np.linalg.norm(x) * (1 + 1e-9) + 1e-12
+    bound = (eps * (1 + 1e-9) + 1e-12) * np.linalg.norm(x)   # rounding slack relative to x
     assert np.linalg.norm(D.tensor_train(x, eps=eps).to_dense() - x) <= bound
     assert np.linalg.norm(D.tucker(x, eps=eps, n_iter_max=3).to_dense() - x) <= bound
     tt = D.tensor_train(x, eps=eps)
@@ -96,16 +96,15 @@ def test_tensor_train_and_tucker_keep_the_eps_bound(case):
 
 
 @given(low_rank_tensors(), st.integers(1, 4))
-def test_parafac_errors_are_finite_and_do_not_increase(case, rank):
+def test_parafac_errors_are_exact_and_the_best_iterate_is_returned(case, rank):
     x, _ = case
     if x.size < rank:
         return
     cp = D.parafac(x, rank, n_iter_max=15, tol=0)
     assert np.all(np.isfinite(cp.to_dense()))
-    errs = np.array(cp.errors)
-    # ALS never increases the error; the estimate itself is only good to ~1e-8 (it comes from
-    # ||x||^2 - 2<x, x_hat> + ||x_hat||^2, see parafac's docs).
-    assert np.all(np.diff(errs) <= 1e-7 + 1e-6 * errs[:-1])
+    # The reported errors are exact where the cheap estimate would cancel, and the result is
+    # the iterate with the lowest one (ALS can rise when the Gram product is singular).
+    assert abs(cp.rel_error(x) - min(cp.errors)) <= 1e-9 + 1e-6 * min(cp.errors)
 
 
 @st.composite

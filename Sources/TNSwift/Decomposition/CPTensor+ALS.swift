@@ -10,11 +10,13 @@ extension CPTensor {
     /// (two passes over the tensor, `SweepContractions`), the order TensorLy uses. The
     /// relative error after an iteration comes from ‖X − X̂‖² = ‖X‖² − 2⟨X, X̂⟩ + ‖X̂‖², with
     /// ⟨X, X̂⟩ from the last MTTKRP and ‖X̂‖² from the factors' Gram matrices, so it costs no
-    /// reconstruction; that identity cancels to about √ε relative (1e-8 in float64), so
-    /// errors below that are reported as about 0.
+    /// reconstruction — except when that identity cancels too much to be trusted (a residual
+    /// below 1e-6 of the terms, near an exact fit or with diverging factors), where the error
+    /// is measured on the reconstruction.
     /// ALS stops after `maxIterations` or once the error changes by less than `tolerance`
-    /// between two iterations. The factors are returned with unit-norm columns and the scale
-    /// in `weights`.
+    /// between two iterations. The iterate with the lowest error is returned (the last one
+    /// whenever the errors decrease, as they do unless the fit is degenerate), with unit-norm
+    /// factor columns and the scale in `weights`.
     /// - Parameters:
     ///   - values: Π shape values, C order; only read.
     ///   - shape: order 2 to 26, every mode at least 1.
@@ -82,6 +84,12 @@ extension CPTensor {
         let scratch = (try Workspace<T>(count: scratchSize), try Workspace<T>(count: scratchSize))
         var grams = factors.enumerated().map { ModeKernels.gram($1, rows: shape[$0], columns: rank) }
         var errors: [Double] = []
+        var reconstruct: ContractionPlan<T>? = nil
+        // ALS never raises the error in exact arithmetic, but with a Gram product singular to
+        // working precision (more components than the data holds) an update can: the
+        // iterate with the lowest error is the one returned.
+        var best = factors
+        var bestError = Double.infinity
         let norm = normSquared.squareRoot()
         for iteration in 0..<maxIterations {
             var mttkrp: [T] = []
@@ -107,17 +115,32 @@ extension CPTensor {
                 for k in 0..<d { p *= Double(grams[k][i]) }
                 approxSquared += p
             }
-            let residual = Swift.max(normSquared - 2 * inner + approxSquared, 0)
-            let error = residual.squareRoot() / norm
+            let residual = normSquared - 2 * inner + approxSquared
+            var error = Swift.max(residual, 0).squareRoot() / norm
+            // The identity cancels terms of size ‖X‖² + ‖X̂‖²: once the residual is below a
+            // millionth of them (near convergence, or with diverging factors of a degenerate
+            // fit) the error is computed from the reconstruction instead.
+            if !(residual > 1e-6 * (normSquared + 2 * abs(inner) + approxSquared)) {
+                if reconstruct == nil {
+                    let letters = try ModeKernels.labels(d, operation: "CP-ALS")
+                    reconstruct = try ModeKernels.plan(letters.map { String([$0, "Z"]) }.joined(separator: ",") + "->" + String(letters),
+                                                       shape.map { [$0, rank] })
+                }
+                let dense = try ModeKernels.run(reconstruct!, factors)
+                var squared = 0.0
+                for i in 0..<total { let r = Double(values[i]) - Double(dense[i]); squared += r * r }
+                error = squared.squareRoot() / norm
+            }
             guard error.isFinite else {
                 throw TNError.value("CP-ALS diverged at iteration \(iteration + 1) (the factors overflow \(T.dtype))")
             }
             errors.append(error)
+            if error < bestError { bestError = error; best = factors }
             try DecompositionProgress.report(progress, "CP-ALS", step: iteration + 1, of: maxIterations, error: error)
             if errors.count >= 2, abs(errors[errors.count - 2] - error) < tolerance { break }
         }
         withExtendedLifetime(scratch) {}
-        return normalized(factors, shape: shape, rank: rank, errors: errors, zero: false)
+        return normalized(best, shape: shape, rank: rank, errors: errors, zero: false)
     }
 
     /// The MTTKRP of mode n from a contracted tensor with `modes` (then the rank): the other
