@@ -33,18 +33,25 @@ extension EinsumLayer {
     /// Whether one GEMM with a kept W beats the factorized `steps` for batch `n` by
     /// `LayerCostModel`, for a W small enough to keep.
     func reusesWeight(batch n: Int, steps: [(Int, Int)]) throws -> Bool {
-        guard parameterShapes.count >= 2, inFeatures * outFeatures <= Self.reusableWeightLimit else { return false }
+        let (count, overflow) = inFeatures.multipliedReportingOverflow(by: outFeatures)
+        guard parameterShapes.count >= 2, !overflow, count <= Self.reusableWeightLimit else { return false }
         let e = expression
-        var sizes = [Double](repeating: 1, count: e.labelCount)
-        for (labels, shape) in zip(e.inputs, [[n] + inputModes] + parameterShapes) {
-            for (l, s) in zip(labels, shape) { sizes[l] = Double(s) }
-        }
+        let sizes = labelSizes(batch: n)
         let full = PathOptimizer(inputs: e.inputs.map { LabelSet($0) }, output: LabelSet(e.output), sizes: sizes, memoryLimit: nil)
         let factorized = LayerCostModel.cost(try full.path(steps: steps), sizes: sizes)
         let w = LabelSet(spec.inputLabels + spec.outputLabels)
         let gemm = try PathOptimizer(inputs: [LabelSet(e.inputs[0]), w], output: LabelSet(e.output), sizes: sizes,
                                      memoryLimit: nil).path(.auto)
         return LayerCostModel.cost(gemm, sizes: sizes) < factorized
+    }
+
+    /// The size of every label for batch `n` (labels the equation does not use: 1).
+    func labelSizes(batch n: Int) -> [Double] {
+        var sizes = [Double](repeating: 1, count: expression.labelCount)
+        for (labels, shape) in zip(expression.inputs, [[n] + inputModes] + parameterShapes) {
+            for (l, s) in zip(labels, shape) { sizes[l] = Double(s) }
+        }
+        return sizes
     }
 
     /// Whether `steps` contract all parameters before x (the last step joins x with them).
@@ -77,10 +84,7 @@ extension EinsumLayer {
     /// themselves) into W and then does one GEMM with x.
     func chosenSteps(batch n: Int) throws -> [(Int, Int)] {
         let e = expression
-        var sizes = [Double](repeating: 1, count: e.labelCount)
-        for (labels, shape) in zip(e.inputs, [[n] + inputModes] + parameterShapes) {
-            for (l, s) in zip(labels, shape) { sizes[l] = Double(s) }
-        }
+        let sizes = labelSizes(batch: n)
         let inputs = e.inputs.map { LabelSet($0) }
         let full = PathOptimizer(inputs: inputs, output: LabelSet(e.output), sizes: sizes, memoryLimit: nil)
         let best = try full.path(.auto)

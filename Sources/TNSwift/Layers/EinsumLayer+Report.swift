@@ -18,13 +18,13 @@ extension EinsumLayer {
                                    reconstructsWeight: parameterShapes.count >= 2 && isRebuild(steps),
                                    reusesWeight: reuses,
                                    parameterBytes: parameterCount * size,
-                                   denseBytes: (inFeatures * outFeatures + biasCount) * size,
+                                   denseBytes: Int(exactly: (Double(inFeatures) * Double(outFeatures) + Double(biasCount)) * Double(size)) ?? Int.max,
                                    largestIntermediate: plan.largestIntermediate, planReport: plan.report)
         }
     }
 
     /// The dense weight's parameter count over this layer's (with biases on both sides).
     public var compression: Double {
-        Double(inFeatures * outFeatures + (hasBias ? outFeatures : 0)) / Double(parameterCount)
+        (Double(inFeatures) * Double(outFeatures) + Double(hasBias ? outFeatures : 0)) / Double(parameterCount)
     }
 }
