@@ -27,5 +27,5 @@ enum Status: Int32 {
 }
 
 /// ABI version: bump with every incompatible change of tnswift.h.
-let abiVersion: UInt32 = 4
+let abiVersion: UInt32 = 5
 let libraryVersion = "0.1.0"

@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 /** Bumped on every incompatible change of this header. */
-#define TN_ABI_VERSION 4
+#define TN_ABI_VERSION 5
 
 typedef enum tn_status {
     TN_OK = 0,
@@ -425,6 +425,66 @@ tn_status tn_model_info_get(const tn_model *model, tn_model_info *info);
 /** y = model(x) for a batch: x holds batch * in_features values and y batch * out_features,
     both C-contiguous, of the model's dtype (dtype must say which). */
 tn_status tn_model_forward(tn_model *model, tn_dtype dtype, int64_t batch, const void *x, void *y);
+
+/* ------------------------------------------------------------------------------------------
+ * Training kernels: activations, losses (mean over the batch, with the gradient), optimizers
+ * that update parameter buffers in place (PyTorch's SGD, Adam and AdamW rules). Buffers are
+ * C-contiguous arrays of the given dtype.
+ * ---------------------------------------------------------------------------------------- */
+
+typedef enum tn_activation {
+    TN_ACT_IDENTITY = 0,
+    TN_ACT_RELU = 1,
+    TN_ACT_GELU = 2,     /* the exact, erf-based GELU */
+    TN_ACT_TANH = 3,
+    TN_ACT_SIGMOID = 4
+} tn_activation;
+
+/** y = f(x) for count elements (y may be x). */
+tn_status tn_activation_forward(int32_t activation, tn_dtype dtype, int64_t count, const void *x, void *y);
+
+/** dx = f'(x) * dy for count elements (dx may be dy). */
+tn_status tn_activation_backward(int32_t activation, tn_dtype dtype, int64_t count, const void *x,
+                                 const void *dy, void *dx);
+
+/** Mean softmax cross-entropy of batch x classes logits against labels in [0, classes);
+    grad (NULL to skip) receives d(loss)/d(logits). */
+tn_status tn_loss_cross_entropy(tn_dtype dtype, int64_t batch, int64_t classes, const void *logits,
+                                const int32_t *labels, void *grad, double *loss);
+
+/** Mean squared error over count elements; grad (NULL to skip) receives d(loss)/d(pred). */
+tn_status tn_loss_mse(tn_dtype dtype, int64_t count, const void *pred, const void *target, void *grad,
+                      double *loss);
+
+typedef enum tn_optimizer_kind {
+    TN_OPT_SGD = 0,
+    TN_OPT_ADAM = 1,
+    TN_OPT_ADAMW = 2
+} tn_optimizer_kind;
+
+typedef struct tn_optimizer_config {
+    int32_t kind;           /* tn_optimizer_kind */
+    int32_t dtype;          /* tn_dtype of the parameters */
+    double learning_rate;
+    double momentum;        /* SGD */
+    int32_t nesterov;       /* SGD, needs momentum > 0 */
+    int32_t reserved;
+    double beta1, beta2, epsilon;   /* Adam, AdamW */
+    double weight_decay;    /* SGD and Adam: L2 added to the gradient; AdamW: decoupled */
+} tn_optimizer_config;
+
+typedef struct tn_optimizer tn_optimizer;
+
+/** An optimizer for n parameters of sizes[i] elements each. */
+tn_status tn_optimizer_create(const tn_optimizer_config *config, int64_t n, const int64_t *sizes,
+                              tn_optimizer **optimizer);
+tn_status tn_optimizer_destroy(tn_optimizer *optimizer);
+
+/** One update: params[i] (sizes[i] elements, updated in place) from grads[i]. A gradient with
+    a NaN or an infinity is TN_ERR_VALUE and nothing is updated. */
+tn_status tn_optimizer_step(tn_optimizer *optimizer, int64_t n, void *const *params, const void *const *grads);
+
+tn_status tn_optimizer_set_learning_rate(tn_optimizer *optimizer, double learning_rate);
 
 #ifdef __cplusplus
 }
