@@ -2424,6 +2424,352 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------------- */
+/* Training kernels: activations, losses, optimizers                         */
+/* ------------------------------------------------------------------------- */
+
+/* A C-contiguous float32/float64 buffer of the dtype *dtype (any when -1, then set). */
+static int
+train_buffer(tn_module_state *st, PyObject *obj, int writable, const char *what, Py_buffer *view,
+             int *dtype)
+{
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) < 0) {
+        PyErr_Clear();
+        PyErr_Format(st->DTypeError, "%s must be a C-contiguous%s float32 or float64 array", what,
+                     writable ? ", writable" : "");
+        return -1;
+    }
+    int dt = format_dtype(view);
+    if (dt < 0 || (*dtype >= 0 && dt != *dtype)) {
+        PyErr_Format(st->DTypeError, "%s must be %s", what,
+                     *dtype >= 0 ? dtype_names[*dtype] : "float32 or float64");
+        PyBuffer_Release(view);
+        return -1;
+    }
+    *dtype = dt;
+    return 0;
+}
+
+static Py_ssize_t
+train_count(const Py_buffer *v)
+{
+    return v->len / (v->itemsize > 0 ? v->itemsize : 1);
+}
+
+static PyObject *
+mod_activation_forward(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    int kind;
+    PyObject *xo, *yo;
+    if (!PyArg_ParseTuple(args, "iOO:activation_forward", &kind, &xo, &yo)) {
+        return NULL;
+    }
+    int dtype = -1;
+    Py_buffer x, y;
+    if (train_buffer(st, xo, 0, "x", &x, &dtype) < 0) {
+        return NULL;
+    }
+    if (train_buffer(st, yo, 1, "y", &y, &dtype) < 0) {
+        PyBuffer_Release(&x);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    if (train_count(&x) != train_count(&y)) {
+        PyErr_SetString(st->ShapeError, "x and y must have the same number of elements");
+    }
+    else {
+        tn_status s;
+        Py_BEGIN_ALLOW_THREADS
+        s = tn_activation_forward(kind, (tn_dtype)dtype, (int64_t)train_count(&x), x.buf, y.buf);
+        Py_END_ALLOW_THREADS
+        result = s == TN_OK ? Py_NewRef(Py_None) : raise_status(st, s);
+    }
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&y);
+    return result;
+}
+
+static PyObject *
+mod_activation_backward(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    int kind;
+    PyObject *xo, *dyo, *dxo;
+    if (!PyArg_ParseTuple(args, "iOOO:activation_backward", &kind, &xo, &dyo, &dxo)) {
+        return NULL;
+    }
+    int dtype = -1;
+    Py_buffer x, dy, dx;
+    if (train_buffer(st, xo, 0, "x", &x, &dtype) < 0) {
+        return NULL;
+    }
+    if (train_buffer(st, dyo, 0, "dy", &dy, &dtype) < 0) {
+        PyBuffer_Release(&x);
+        return NULL;
+    }
+    if (train_buffer(st, dxo, 1, "dx", &dx, &dtype) < 0) {
+        PyBuffer_Release(&x);
+        PyBuffer_Release(&dy);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    Py_ssize_t n = train_count(&x);
+    if (train_count(&dy) != n || train_count(&dx) != n) {
+        PyErr_SetString(st->ShapeError, "x, dy and dx must have the same number of elements");
+    }
+    else {
+        tn_status s;
+        Py_BEGIN_ALLOW_THREADS
+        s = tn_activation_backward(kind, (tn_dtype)dtype, (int64_t)n, x.buf, dy.buf, dx.buf);
+        Py_END_ALLOW_THREADS
+        result = s == TN_OK ? Py_NewRef(Py_None) : raise_status(st, s);
+    }
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&dy);
+    PyBuffer_Release(&dx);
+    return result;
+}
+
+static PyObject *
+mod_cross_entropy(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    PyObject *lo, *labo, *go;
+    if (!PyArg_ParseTuple(args, "OOO:cross_entropy", &lo, &labo, &go)) {
+        return NULL;
+    }
+    int dtype = -1;
+    Py_buffer logits, labels, grad;
+    int have_grad = go != Py_None;
+    if (train_buffer(st, lo, 0, "logits", &logits, &dtype) < 0) {
+        return NULL;
+    }
+    if (PyObject_GetBuffer(labo, &labels, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyBuffer_Release(&logits);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    const char *f = labels.format ? labels.format : "B";
+    if (*f == '=' || *f == '<' || *f == '@') {
+        f++;
+    }
+    if (!((f[0] == 'i' || f[0] == 'l') && f[1] == '\0' && labels.itemsize == 4)) {
+        PyErr_SetString(st->DTypeError, "labels must be an int32 array");
+        goto done_labels;
+    }
+    if (have_grad && train_buffer(st, go, 1, "grad", &grad, &dtype) < 0) {
+        goto done_labels;
+    }
+    if (logits.ndim != 2 || train_count(&labels) != logits.shape[0]
+        || (have_grad && train_count(&grad) != train_count(&logits))) {
+        PyErr_SetString(st->ShapeError, "logits must be (batch, classes), labels (batch,) and grad like logits");
+    }
+    else {
+        double loss = 0;
+        tn_status s;
+        Py_BEGIN_ALLOW_THREADS
+        s = tn_loss_cross_entropy((tn_dtype)dtype, (int64_t)logits.shape[0], (int64_t)logits.shape[1], logits.buf,
+                                  (const int32_t *)labels.buf, have_grad ? grad.buf : NULL, &loss);
+        Py_END_ALLOW_THREADS
+        result = s == TN_OK ? PyFloat_FromDouble(loss) : raise_status(st, s);
+    }
+    if (have_grad) {
+        PyBuffer_Release(&grad);
+    }
+done_labels:
+    PyBuffer_Release(&labels);
+    PyBuffer_Release(&logits);
+    return result;
+}
+
+static PyObject *
+mod_mse(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    PyObject *po, *to, *go;
+    if (!PyArg_ParseTuple(args, "OOO:mse", &po, &to, &go)) {
+        return NULL;
+    }
+    int dtype = -1, have_grad = go != Py_None;
+    Py_buffer pred, target, grad;
+    if (train_buffer(st, po, 0, "pred", &pred, &dtype) < 0) {
+        return NULL;
+    }
+    if (train_buffer(st, to, 0, "target", &target, &dtype) < 0) {
+        PyBuffer_Release(&pred);
+        return NULL;
+    }
+    if (have_grad && train_buffer(st, go, 1, "grad", &grad, &dtype) < 0) {
+        PyBuffer_Release(&pred);
+        PyBuffer_Release(&target);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    Py_ssize_t n = train_count(&pred);
+    if (train_count(&target) != n || (have_grad && train_count(&grad) != n)) {
+        PyErr_SetString(st->ShapeError, "pred, target and grad must have the same number of elements");
+    }
+    else {
+        double loss = 0;
+        tn_status s;
+        Py_BEGIN_ALLOW_THREADS
+        s = tn_loss_mse((tn_dtype)dtype, (int64_t)n, pred.buf, target.buf, have_grad ? grad.buf : NULL, &loss);
+        Py_END_ALLOW_THREADS
+        result = s == TN_OK ? PyFloat_FromDouble(loss) : raise_status(st, s);
+    }
+    if (have_grad) {
+        PyBuffer_Release(&grad);
+    }
+    PyBuffer_Release(&pred);
+    PyBuffer_Release(&target);
+    return result;
+}
+
+static void
+optimizer_capsule_destroy(PyObject *capsule)
+{
+    tn_optimizer *o = PyCapsule_GetPointer(capsule, "tnswift.optimizer");
+    if (o != NULL) {
+        tn_optimizer_destroy(o);
+    }
+}
+
+static PyObject *
+mod_optimizer_create(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    tn_optimizer_config c;
+    memset(&c, 0, sizeof c);
+    PyObject *sizes_obj;
+    int kind, dtype, nesterov;
+    if (!PyArg_ParseTuple(args, "iiddpddddO:optimizer_create", &kind, &dtype, &c.learning_rate, &c.momentum,
+                          &nesterov, &c.beta1, &c.beta2, &c.epsilon, &c.weight_decay, &sizes_obj)) {
+        return NULL;
+    }
+    c.kind = kind;
+    c.dtype = dtype;
+    c.nesterov = nesterov;
+    PyObject *seq = PySequence_Fast(sizes_obj, "sizes must be a sequence of integers");
+    if (seq == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    int64_t *sizes = PyMem_Calloc((size_t)(n > 0 ? n : 1), sizeof(int64_t));
+    if (sizes == NULL) {
+        Py_DECREF(seq);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        sizes[i] = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(seq, i));
+        if (sizes[i] == -1 && PyErr_Occurred()) {
+            PyMem_Free(sizes);
+            Py_DECREF(seq);
+            return NULL;
+        }
+    }
+    Py_DECREF(seq);
+    tn_optimizer *o = NULL;
+    tn_status s = tn_optimizer_create(&c, (int64_t)n, sizes, &o);
+    PyMem_Free(sizes);
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    PyObject *capsule = PyCapsule_New(o, "tnswift.optimizer", optimizer_capsule_destroy);
+    if (capsule == NULL) {
+        tn_optimizer_destroy(o);
+    }
+    return capsule;
+}
+
+static PyObject *
+mod_optimizer_step(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    PyObject *capsule, *params_obj, *grads_obj;
+    int dtype;
+    if (!PyArg_ParseTuple(args, "OiOO:optimizer_step", &capsule, &dtype, &params_obj, &grads_obj)) {
+        return NULL;
+    }
+    tn_optimizer *o = PyCapsule_GetPointer(capsule, "tnswift.optimizer");
+    if (o == NULL) {
+        return NULL;
+    }
+    PyObject *ps = PySequence_Fast(params_obj, "params must be a sequence of arrays");
+    if (ps == NULL) {
+        return NULL;
+    }
+    PyObject *gs = PySequence_Fast(grads_obj, "grads must be a sequence of arrays");
+    if (gs == NULL) {
+        Py_DECREF(ps);
+        return NULL;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(ps);
+    PyObject *result = NULL;
+    Py_buffer *views = NULL;
+    void **pp = NULL;
+    const void **gp = NULL;
+    Py_ssize_t held = 0;
+    if (PySequence_Fast_GET_SIZE(gs) != n) {
+        PyErr_SetString(st->ShapeError, "params and grads must have the same length");
+        goto done;
+    }
+    views = PyMem_Calloc((size_t)(2 * n + 1), sizeof(Py_buffer));
+    pp = PyMem_Calloc((size_t)(n + 1), sizeof(void *));
+    gp = PyMem_Calloc((size_t)(n + 1), sizeof(void *));
+    if (views == NULL || pp == NULL || gp == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (train_buffer(st, PySequence_Fast_GET_ITEM(ps, i), 1, "a parameter", &views[held], &dtype) < 0) {
+            goto done;
+        }
+        pp[i] = views[held++].buf;
+        if (train_buffer(st, PySequence_Fast_GET_ITEM(gs, i), 0, "a gradient", &views[held], &dtype) < 0) {
+            goto done;
+        }
+        gp[i] = views[held++].buf;
+        if (train_count(&views[held - 1]) != train_count(&views[held - 2])) {
+            PyErr_Format(st->ShapeError, "parameter %zd and its gradient differ in size", i);
+            goto done;
+        }
+    }
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_optimizer_step(o, (int64_t)n, pp, gp);
+    Py_END_ALLOW_THREADS
+    result = s == TN_OK ? Py_NewRef(Py_None) : raise_status(st, s);
+done:
+    for (Py_ssize_t i = 0; i < held; i++) {
+        PyBuffer_Release(&views[i]);
+    }
+    PyMem_Free(views);
+    PyMem_Free(pp);
+    PyMem_Free((void *)gp);
+    Py_DECREF(ps);
+    Py_DECREF(gs);
+    return result;
+}
+
+static PyObject *
+mod_optimizer_set_lr(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    PyObject *capsule;
+    double lr;
+    if (!PyArg_ParseTuple(args, "Od:optimizer_set_lr", &capsule, &lr)) {
+        return NULL;
+    }
+    tn_optimizer *o = PyCapsule_GetPointer(capsule, "tnswift.optimizer");
+    if (o == NULL) {
+        return NULL;
+    }
+    tn_status s = tn_optimizer_set_learning_rate(o, lr);
+    return s == TN_OK ? Py_NewRef(Py_None) : raise_status(st, s);
+}
+
 static PyMethodDef module_methods[] = {
     {"abi_version", mod_abi_version, METH_NOARGS,
      "abi_version()\n--\n\nThe ABI version implemented by the loaded libtnswift."},
@@ -2460,6 +2806,21 @@ static PyMethodDef module_methods[] = {
      "layer_from_dense(kind, weight, bias, in_modes, out_modes, rank, eps, budget, n_iter_max,\n"
      "                 tol, /)\n--\n\n"
      "A Layer fitted to a dense weight; negative rank / eps / budget mean not given."},
+    {"activation_forward", mod_activation_forward, METH_VARARGS,
+     "activation_forward(kind, x, y, /)\n--\n\ny = f(x) (tn_activation kinds 0-4)."},
+    {"activation_backward", mod_activation_backward, METH_VARARGS,
+     "activation_backward(kind, x, dy, dx, /)\n--\n\ndx = f'(x) * dy."},
+    {"cross_entropy", mod_cross_entropy, METH_VARARGS,
+     "cross_entropy(logits, labels, grad, /)\n--\n\nMean softmax cross-entropy; grad (or None) gets its gradient."},
+    {"mse", mod_mse, METH_VARARGS,
+     "mse(pred, target, grad, /)\n--\n\nMean squared error; grad (or None) gets its gradient."},
+    {"optimizer_create", mod_optimizer_create, METH_VARARGS,
+     "optimizer_create(kind, dtype, lr, momentum, nesterov, beta1, beta2, eps, weight_decay, sizes, /)\n--\n\n"
+     "An optimizer (a capsule) for parameters of the given sizes."},
+    {"optimizer_step", mod_optimizer_step, METH_VARARGS,
+     "optimizer_step(optimizer, dtype, params, grads, /)\n--\n\nOne in-place update of every parameter."},
+    {"optimizer_set_lr", mod_optimizer_set_lr, METH_VARARGS,
+     "optimizer_set_lr(optimizer, lr, /)\n--\n\nChange the learning rate."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -9,7 +9,9 @@ Main entry points:
 - :func:`set_num_threads` — threads the engine spreads GEMMs over.
 - :mod:`tnswift.decompose` — CP (``parafac``), Tucker, tensor-train and TT-matrix decompositions.
 - :mod:`tnswift.nn` — factorized linear layers (``Linear``, ``TTLinear``, ``CPLinear``,
-  ``TuckerLinear``, ``EinsumLayer``) with forward, backward and parameters as NumPy views.
+  ``TuckerLinear``, ``EinsumLayer``) with forward, backward and parameters as NumPy views;
+  activations and losses.
+- :mod:`tnswift.optim` — SGD, Adam and AdamW updating those parameters in place.
 
 Every error is a :class:`TNError`; the subclasses also derive from the matching built-in
 exception (``ShapeError`` is a ``ValueError``, ``DTypeError`` a ``TypeError``, ...).
@@ -27,7 +29,7 @@ from ._ext import (
 from ._ext import abi_version as _abi_version
 from ._ext import version as _library_version
 from ._pathinfo import PathInfo
-from . import decompose, nn
+from . import decompose, nn, optim
 from .contract import contract_path, einsum
 from .expression import ContractExpression, contract_expression
 from .network import ncon
@@ -48,6 +50,7 @@ __all__ = [
     "ncon",
     "decompose",
     "nn",
+    "optim",
     "set_num_threads",
     "library_info",
     "ContractExpression",

@@ -28,9 +28,16 @@ import numpy as np
 
 from . import _ext
 from ._ext import ArgumentError, DTypeError, ShapeError
+from .activations import GELU, ReLU, Sigmoid, Tanh, cross_entropy, mse_loss
 from .decompose import _index, balanced_modes
 
 __all__ = [
+    "ReLU",
+    "GELU",
+    "Tanh",
+    "Sigmoid",
+    "cross_entropy",
+    "mse_loss",
     "Linear",
     "TTLinear",
     "CPLinear",

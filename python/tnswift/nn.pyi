@@ -6,6 +6,9 @@ from typing import Any, Dict, Optional, Tuple, Union
 import numpy as np
 import numpy.typing as npt
 
+from .activations import GELU as GELU, ReLU as ReLU, Sigmoid as Sigmoid, Tanh as Tanh
+from .activations import cross_entropy as cross_entropy, mse_loss as mse_loss
+
 _Modes = Union[int, Sequence[int]]
 _Rank = Union[int, Sequence[int]]
 
