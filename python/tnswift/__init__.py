@@ -29,7 +29,7 @@ from ._ext import (
 from ._ext import abi_version as _abi_version
 from ._ext import version as _library_version
 from ._pathinfo import PathInfo
-from . import decompose, nn, optim
+from . import datasets, decompose, nn, optim
 from .contract import contract_path, einsum
 from .expression import ContractExpression, contract_expression
 from .network import ncon
@@ -51,6 +51,7 @@ __all__ = [
     "decompose",
     "nn",
     "optim",
+    "datasets",
     "set_num_threads",
     "library_info",
     "ContractExpression",

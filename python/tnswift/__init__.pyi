@@ -12,6 +12,7 @@ from ._ext import (
 from . import decompose as decompose
 from . import nn as nn
 from . import optim as optim
+from . import datasets as datasets
 from ._pathinfo import PathInfo as PathInfo
 from .contract import contract_path as contract_path, einsum as einsum
 from .expression import (
