@@ -30,8 +30,11 @@ from . import _ext
 from ._ext import ArgumentError, DTypeError, ShapeError
 from .activations import GELU, ReLU, Sigmoid, Tanh, cross_entropy, mse_loss
 from .decompose import _index, balanced_modes
+from .training import Sequential, fit
 
 __all__ = [
+    "Sequential",
+    "fit",
     "ReLU",
     "GELU",
     "Tanh",

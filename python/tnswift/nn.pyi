@@ -8,6 +8,7 @@ import numpy.typing as npt
 
 from .activations import GELU as GELU, ReLU as ReLU, Sigmoid as Sigmoid, Tanh as Tanh
 from .activations import cross_entropy as cross_entropy, mse_loss as mse_loss
+from .training import Sequential as Sequential, fit as fit
 
 _Modes = Union[int, Sequence[int]]
 _Rank = Union[int, Sequence[int]]

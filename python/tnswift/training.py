@@ -1,0 +1,119 @@
+"""`Sequential` models and the `fit` loop (tnswift.nn re-exports them).
+
+The loop only orchestrates: every forward, backward, loss and update runs in the Swift core.
+"""
+
+import sys
+import time
+
+import numpy as np
+
+from ._ext import ArgumentError, ShapeError
+from .activations import cross_entropy, mse_loss
+
+__all__ = ["Sequential", "fit"]
+
+
+class Sequential:
+    """Layers and activations applied in order; ``backward`` runs them in reverse."""
+
+    def __init__(self, *stages):
+        if not stages:
+            raise ArgumentError("Sequential needs at least one stage")
+        for s in stages:
+            if not (hasattr(s, "forward") and hasattr(s, "backward") and hasattr(s, "parameters")):
+                raise ArgumentError(f"{type(s).__name__} is not a layer or an activation")
+        self.stages = list(stages)
+
+    def forward(self, x):
+        for s in self.stages:
+            x = s.forward(x)
+        return x
+
+    __call__ = forward
+
+    def backward(self, dy):
+        """Gradients of sum(y * dy) for the last forward: fills every layer's grads(), returns dx."""
+        for s in reversed(self.stages):
+            dy = s.backward(dy)
+        return dy
+
+    def parameters(self):
+        """``{"<stage>.<name>": array}``: views of every layer's parameters."""
+        return {f"{i}.{k}": v for i, s in enumerate(self.stages) for k, v in s.parameters().items()}
+
+    def grads(self):
+        return {f"{i}.{k}": v for i, s in enumerate(self.stages) for k, v in s.grads().items()}
+
+    @property
+    def n_params(self):
+        return sum(v.size for v in self.parameters().values())
+
+    def __repr__(self):
+        return "Sequential(" + ", ".join(repr(s) for s in self.stages) + ")"
+
+
+def _progress(epoch, epochs, done, total, loss, rate, stream):
+    width = 24
+    filled = int(width * done / max(total, 1))
+    stream.write(f"\repoch {epoch}/{epochs} [{'#' * filled}{'.' * (width - filled)}] "
+                 f"loss {loss:.4f}  {rate:,.0f} samples/s")
+    stream.flush()
+
+
+def fit(model, optimizer, x, y, *, loss="cross_entropy", epochs=1, batch_size=128, shuffle=True,
+        validation=None, patience=None, seed=0, progress=True, stream=None):
+    """Trains ``model`` with ``optimizer`` on mini-batches of (x, y).
+
+    ``loss`` is "cross_entropy" (y holds class indices; accuracy is reported) or "mse".
+    ``validation=(x_val, y_val)`` is evaluated after every epoch; with ``patience`` the loop
+    stops once the validation loss has not improved for that many epochs. Returns the history:
+    ``{"loss": [...], "val_loss": [...], "val_accuracy": [...], "epochs": n, "seconds": s}``.
+    """
+    if loss not in ("cross_entropy", "mse"):
+        raise ArgumentError(f"loss must be 'cross_entropy' or 'mse', not {loss!r}")
+    x, y = np.asarray(x), np.asarray(y)
+    if len(x) != len(y):
+        raise ShapeError(f"x has {len(x)} samples but y has {len(y)}")
+    if epochs < 0 or batch_size < 1:
+        raise ArgumentError("epochs must be >= 0 and batch_size >= 1")
+    criterion = cross_entropy if loss == "cross_entropy" else mse_loss
+    stream = stream or sys.stderr
+    rng = np.random.default_rng(seed)
+    history = {"loss": [], "val_loss": [], "val_accuracy": [], "epochs": 0, "seconds": 0.0}
+    best, waited = np.inf, 0
+    start = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
+        total, seen, t0 = 0.0, 0, time.perf_counter()
+        for i in range(0, len(x), batch_size):
+            batch = order[i:i + batch_size]
+            value, grad = criterion(model(x[batch]), y[batch])
+            model.backward(grad)
+            optimizer.step()
+            total += value * len(batch)
+            seen += len(batch)
+            if progress:
+                _progress(epoch, epochs, seen, len(x), total / seen, seen / max(time.perf_counter() - t0, 1e-9), stream)
+        history["loss"].append(total / max(seen, 1))
+        history["epochs"] = epoch
+        if validation is not None:
+            xv, yv = validation
+            out = model(np.asarray(xv))
+            val, _ = criterion(out, np.asarray(yv))
+            history["val_loss"].append(val)
+            if loss == "cross_entropy":
+                history["val_accuracy"].append(float(np.mean(np.argmax(out, axis=1) == np.asarray(yv))))
+            if val < best - 1e-12:
+                best, waited = val, 0
+            else:
+                waited += 1
+        if progress:
+            extra = (f"  val_loss {history['val_loss'][-1]:.4f}" if history["val_loss"] else "") + (
+                f"  val_acc {history['val_accuracy'][-1]:.4f}" if history["val_accuracy"] else "")
+            stream.write(extra + "\n")
+            stream.flush()
+        if patience is not None and validation is not None and waited >= patience:
+            break
+    history["seconds"] = time.perf_counter() - start
+    return history
