@@ -57,14 +57,8 @@ extension CPTensor {
         guard rank <= total else {
             throw TNError.value("the CP rank \(rank) exceeds the \(total) values of a tensor of shape \(shape)")
         }
-        guard maxIterations >= 0 else { throw TNError.value("the number of iterations must be non-negative (got \(maxIterations))") }
-        guard tolerance >= 0, tolerance.isFinite else {
-            throw TNError.value("the tolerance must be finite and non-negative (got \(tolerance))")
-        }
-        let normSquared = TTKernels.squaredNorm(UnsafeBufferPointer(start: values, count: total))
-        guard normSquared.isFinite else {
-            throw TNError.value("CP-ALS: the tensor has a NaN or an infinity (or its norm overflows)")
-        }
+        try ModeKernels.checkIterations(maxIterations, tolerance: tolerance)
+        let normSquared = try ModeKernels.finiteSquaredNorm(values, count: total, operation: "CP-ALS")
         var factors = try initialFactors(values, shape: shape, rank: rank, initialization: initialization)
         if normSquared == 0 || maxIterations == 0 {
             return normalized(factors, shape: shape, rank: rank, errors: [], zero: normSquared == 0)

@@ -17,6 +17,24 @@ enum ModeKernels {
     /// The upper-case rank label of mode `k`.
     static func rankLabel(_ k: Int) -> Character { Character(Unicode.Scalar(UInt8(ascii: "A") + UInt8(k))) }
 
+    /// ‖X‖² of the `count` values at `values`, accumulated in Double.
+    /// - Throws: `TNError.value` ("`operation`: the tensor has a NaN or an infinity …") when
+    ///   it is not finite.
+    static func finiteSquaredNorm<T: BLASScalar>(_ values: UnsafePointer<T>, count: Int, operation: String) throws -> Double {
+        let s = TTKernels.squaredNorm(UnsafeBufferPointer(start: values, count: count))
+        guard s.isFinite else { throw TNError.value("\(operation): the tensor has a NaN or an infinity (or its norm overflows)") }
+        return s
+    }
+
+    /// Checks the iteration controls of ALS-type methods.
+    /// - Throws: `TNError.value` for negative `maxIterations` or a negative or non-finite tolerance.
+    static func checkIterations(_ maxIterations: Int, tolerance: Double) throws {
+        guard maxIterations >= 0 else { throw TNError.value("the number of iterations must be non-negative (got \(maxIterations))") }
+        guard tolerance >= 0, tolerance.isFinite else {
+            throw TNError.value("the tolerance must be finite and non-negative (got \(tolerance))")
+        }
+    }
+
     /// A plan for contiguous operands of `shapes`.
     static func plan<T: BLASScalar>(_ subscripts: String, _ shapes: [[Int]]) throws -> ContractionPlan<T> {
         let e = try EinsumParser.parse(subscripts, ndims: shapes.map(\.count))

@@ -73,10 +73,7 @@ extension TTTensor {
         }
         let d = shape.count
         let total = try checkedProduct(shape, what: "a tensor of shape \(shape)")
-        let normSquared = TTKernels.squaredNorm(UnsafeBufferPointer(start: values, count: total))
-        guard normSquared.isFinite else {
-            throw TNError.value("TT-SVD: the tensor has a NaN or an infinity (or its norm overflows)")
-        }
+        let normSquared = try ModeKernels.finiteSquaredNorm(values, count: total, operation: "TT-SVD")
         let budget = eps.map { $0 * $0 * normSquared / Double(Swift.max(d - 1, 1)) }
         // The unfolding being factored: the caller's buffer at first, then the next unfolding
         // of each step, owned by `owner` (nil while it lives in the caller's buffer).
@@ -96,15 +93,9 @@ extension TTTensor {
                 (core, owner) = try TTTensor.truncatedStep(svd, maxRank: caps[k], budget: budget)
                 next = UnsafePointer(owner!.pointer)
             } else if gram {
-                let (u, s) = try SVD<T>.leftFactorByGram(rows: rows, columns: cols, values: current, rowStride: cols,
-                                                         leading: budget == nil ? caps[k] : nil)
-                let r = try SVD<T>.truncationRank(singularValues: s, maxRank: caps[k], squaredErrorBudget: budget)
-                var kept = [T](repeating: 0, count: rows * r)
-                u.withUnsafeBufferPointer { u in
-                    kept.withUnsafeMutableBufferPointer {
-                        LinalgKernels.copyRows(rows: rows, columns: r, from: u.baseAddress!, rowStride: u.count / rows, to: $0.baseAddress!)
-                    }
-                }
+                let (kept, r, _) = try ModeKernels.leadingLeftSingularVectors(matrix: current, rows: rows, columns: cols,
+                                                                              maxRank: caps[k], squaredErrorBudget: budget,
+                                                                              relativeTolerance: eps)
                 core = kept
                 if k == 0 && overwritable {
                     try TTTensor.projectInPlace(UnsafeMutablePointer(mutating: values), rows: rows, columns: cols, basis: kept, rank: r)

@@ -63,15 +63,9 @@ extension TuckerTensor {
             }
         }
         guard requested != nil || eps != nil else { throw TNError.value("Tucker needs ranks, eps, or both") }
-        if let e = eps, !(e >= 0 && e.isFinite) { throw TNError.value("eps must be finite and non-negative (got \(e))") }
-        guard maxIterations >= 0 else { throw TNError.value("the number of iterations must be non-negative (got \(maxIterations))") }
-        guard tolerance >= 0, tolerance.isFinite else {
-            throw TNError.value("the tolerance must be finite and non-negative (got \(tolerance))")
-        }
-        let normSquared = TTKernels.squaredNorm(UnsafeBufferPointer(start: values, count: total))
-        guard normSquared.isFinite else {
-            throw TNError.value("Tucker: the tensor has a NaN or an infinity (or its norm overflows)")
-        }
+        try TTTensor<T>.checkEps(eps)
+        try ModeKernels.checkIterations(maxIterations, tolerance: tolerance)
+        let normSquared = try ModeKernels.finiteSquaredNorm(values, count: total, operation: "Tucker")
         let relativeError = { (core: [T]) -> Double in
             let kept = core.withUnsafeBufferPointer { TTKernels.squaredNorm($0) }
             return normSquared == 0 ? 0 : (Swift.max(normSquared - kept, 0) / normSquared).squareRoot()
