@@ -115,11 +115,7 @@ extension CPTensor {
             // millionth of them (near convergence, or with diverging factors of a degenerate
             // fit) the error is computed from the reconstruction instead.
             if !(residual > 1e-6 * (normSquared + 2 * abs(inner) + approxSquared)) {
-                if reconstruct == nil {
-                    let letters = try ModeKernels.labels(d, operation: "CP-ALS")
-                    reconstruct = try ModeKernels.plan(letters.map { String([$0, "Z"]) }.joined(separator: ",") + "->" + String(letters),
-                                                       shape.map { [$0, rank] })
-                }
+                if reconstruct == nil { reconstruct = try reconstruction(shape: shape, rank: rank, weighted: false) }
                 let dense = try ModeKernels.run(reconstruct!, factors)
                 var squared = 0.0
                 for i in 0..<total { let r = Double(values[i]) - Double(dense[i]); squared += r * r }

@@ -69,10 +69,14 @@ public struct CPTensor<T: LAPACKScalar> {
     /// `toDense` for code in this module.
     func dense() throws -> [T] {
         _ = try checkedProduct(shape, what: "the dense tensor of shape \(shape)")
-        let letters = try ModeKernels.labels(order, operation: "CP reconstruction")
-        let operands = letters.map { String([$0, "Z"]) } + ["Z"]
-        let plan: ContractionPlan<T> = try ModeKernels.plan(operands.joined(separator: ",") + "->" + String(letters),
-                                                            shape.map { [$0, rank] } + [[rank]])
-        return try ModeKernels.run(plan, factors + [weights])
+        return try ModeKernels.run(CPTensor.reconstruction(shape: shape, rank: rank, weighted: true), factors + [weights])
+    }
+
+    /// The plan Σ_r [w_r] Π_k U_k[i_k, r] over the factors (then the weights, when `weighted`).
+    static func reconstruction(shape: [Int], rank: Int, weighted: Bool) throws -> ContractionPlan<T> {
+        let letters = try ModeKernels.labels(shape.count, operation: "CP reconstruction")
+        let operands = letters.map { String([$0, "Z"]) } + (weighted ? ["Z"] : [])
+        return try ModeKernels.plan(operands.joined(separator: ",") + "->" + String(letters),
+                                    shape.map { [$0, rank] } + (weighted ? [[rank]] : []))
     }
 }
