@@ -27,5 +27,17 @@ enum Status: Int32 {
 }
 
 /// ABI version: bump with every incompatible change of tnswift.h.
-let abiVersion: UInt32 = 5
+let abiVersion: UInt32 = 6
 let libraryVersion = "0.1.0"
+
+/// The buffer protocol of the text-returning calls: `needed` (if given) receives the size with
+/// the terminating NUL; up to `cap` - 1 bytes of `text` and a NUL go to `buffer` when cap > 0.
+func writeText(_ text: String, _ buffer: UnsafeMutablePointer<CChar>?, _ cap: Int, _ needed: UnsafeMutablePointer<Int>?) throws {
+    let bytes = Array(text.utf8)
+    needed?.pointee = bytes.count + 1
+    guard cap > 0 else { return }
+    guard let buffer else { throw ABIError.null("buffer") }
+    let n = min(bytes.count, cap - 1)
+    for i in 0..<n { buffer[i] = CChar(bitPattern: bytes[i]) }
+    buffer[n] = 0
+}

@@ -189,13 +189,7 @@ public func tn_plan_path(_ plan: UnsafeRawPointer?, _ pairs: UnsafeMutablePointe
 @_cdecl("tn_plan_report")
 public func tn_plan_report(_ plan: UnsafeRawPointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ cap: Int, _ needed: UnsafeMutablePointer<Int>?) -> Int32 {
     ErrorState.guarded {
-        let text = Array(report(try PlanHandle.lookup(plan)).utf8)
-        needed?.pointee = text.count + 1
-        guard cap > 0 else { return }
-        guard let buffer else { throw ABIError.null("buffer") }
-        let n = min(text.count, cap - 1)
-        for i in 0..<n { buffer[i] = CChar(bitPattern: text[i]) }
-        buffer[n] = 0
+        try writeText(report(try PlanHandle.lookup(plan)), buffer, cap, needed)
     }
 }
 

@@ -62,8 +62,19 @@ struct CLayerReport {
 }
 
 /// `tn_layer_kind` values.
-private enum LayerKind: Int32 {
+enum LayerKind: Int32 {
     case linear = 0, tt = 1, cp = 2, tucker = 3, einsum = 4
+
+    /// The kind a layer was made as (a loaded model's layers carry no handle of their own).
+    static func of<T>(_ layer: EinsumLayer<T>) -> LayerKind {
+        switch layer {
+        case is Linear<T>: return .linear
+        case is TTLinear<T>: return .tt
+        case is CPLinear<T>: return .cp
+        case is TuckerLinear<T>: return .tucker
+        default: return .einsum
+        }
+    }
 
     static func read(_ k: Int32) throws -> LayerKind {
         guard let kind = LayerKind(rawValue: k) else {
@@ -389,12 +400,19 @@ public func tn_layer_plan_report(_ layer: UnsafeRawPointer?, _ batch: Int64, _ r
             batch: Int64(r.batch), flops: r.flops, denseFlops: r.denseFlops, largestIntermediate: Int64(r.largestIntermediate),
             parameterBytes: Int64(r.parameterBytes), denseBytes: Int64(r.denseBytes), reconstructsWeight: r.reconstructsWeight ? 1 : 0,
             reserved: 0)
-        let text = Array(r.description.utf8)
-        needed?.pointee = text.count + 1
-        guard cap > 0 else { return }
-        guard let buffer else { throw ABIError.null("buffer") }
-        let n = min(text.count, cap - 1)
-        for i in 0..<n { buffer[i] = CChar(bitPattern: text[i]) }
-        buffer[n] = 0
+        try writeText(r.description, buffer, cap, needed)
+    }
+}
+
+/// `tn_layer_describe`: the layer's configuration as JSON (what a model file stores for it).
+@_cdecl("tn_layer_describe")
+public func tn_layer_describe(_ layer: UnsafeRawPointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ cap: Int,
+                              _ needed: UnsafeMutablePointer<Int>?) -> Int32 {
+    ErrorState.guarded {
+        let h = try LayerHandle.lookup(layer)
+        switch h.layer {
+        case .float32(let l): try writeText(l.configuration.serialized, buffer, cap, needed)
+        case .float64(let l): try writeText(l.configuration.serialized, buffer, cap, needed)
+        }
     }
 }

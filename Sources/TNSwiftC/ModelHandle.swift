@@ -10,7 +10,7 @@ final class ModelHandle {
 
     init(_ model: Model) { self.model = model }
 
-    nonisolated(unsafe) private static let live = LiveHandles<ModelHandle>(noun: "model", origin: "tn_model_load")
+    nonisolated(unsafe) private static let live = LiveHandles<ModelHandle>(noun: "model", origin: "tn_model_load or tn_model_create")
 
     func register() -> UnsafeMutableRawPointer { ModelHandle.live.register(self) }
 

@@ -1,7 +1,7 @@
 import TNSwift
 
 /// `tn_activation` → `Activation`.
-private func activation(_ a: Int32) throws -> Activation {
+func readActivation(_ a: Int32) throws -> Activation {
     switch a {
     case 0: return .identity
     case 1: return .relu
@@ -9,6 +9,17 @@ private func activation(_ a: Int32) throws -> Activation {
     case 3: return .tanh
     case 4: return .sigmoid
     default: throw TNError.value("activation \(a) is unknown; valid: TN_ACT_IDENTITY (0) to TN_ACT_SIGMOID (4)")
+    }
+}
+
+/// `Activation` → `tn_activation`.
+func activationCode(_ a: Activation) -> Int32 {
+    switch a {
+    case .identity: return 0
+    case .relu: return 1
+    case .gelu: return 2
+    case .tanh: return 3
+    case .sigmoid: return 4
     }
 }
 
@@ -23,7 +34,7 @@ private func checkBuffers(_ count: Int64, _ buffers: [(UnsafeRawPointer?, String
 public func tn_activation_forward(_ act: Int32, _ dtype: Int32, _ count: Int64, _ x: UnsafeRawPointer?,
                                   _ y: UnsafeMutableRawPointer?) -> Int32 {
     ErrorState.guarded {
-        let a = try activation(act), t = try readDType(dtype)
+        let a = try readActivation(act), t = try readDType(dtype)
         let n = try checkBuffers(count, [(x, "x"), (y.map { UnsafeRawPointer($0) }, "y")])
         guard n > 0, let x, let y else { return }
         switch t {
@@ -37,7 +48,7 @@ public func tn_activation_forward(_ act: Int32, _ dtype: Int32, _ count: Int64, 
 public func tn_activation_backward(_ act: Int32, _ dtype: Int32, _ count: Int64, _ x: UnsafeRawPointer?,
                                    _ dy: UnsafeRawPointer?, _ dx: UnsafeMutableRawPointer?) -> Int32 {
     ErrorState.guarded {
-        let a = try activation(act), t = try readDType(dtype)
+        let a = try readActivation(act), t = try readDType(dtype)
         let n = try checkBuffers(count, [(x, "x"), (dy, "dy"), (dx.map { UnsafeRawPointer($0) }, "dx")])
         guard n > 0, let x, let dy, let dx else { return }
         switch t {

@@ -27,6 +27,7 @@ final class SequentialTests: XCTestCase {
         for stage in m.stages {
             switch stage {
             case .activation(let a): a.forward(current, into: &current, count: current.count)
+            case .flatten, .dropout: XCTFail("the model has no flatten or dropout stage")
             case .layer(let l):
                 var next = [Double](repeating: 0, count: 5 * l.outFeatures)
                 try current.withUnsafeMutableBufferPointer { s in try next.withUnsafeMutableBufferPointer { d in
@@ -66,5 +67,24 @@ final class SequentialTests: XCTestCase {
         XCTAssertThrowsError(try Sequential<Float>.decode(SafeTensors.parse(badStages)))
         XCTAssertThrowsError(try Sequential<Float>([.activation(.relu)]))
         XCTAssertThrowsError(try Sequential<Float>([.layer(try Linear(inFeatures: 2, outFeatures: 3)), .layer(try Linear(inFeatures: 4, outFeatures: 1))]))
+        let noP = try SafeTensors.serialize(tensors: [], metadata: [("tnswift.model", #"{"format": 1, "dtype": "float32", "stages": [{"type": "dropout"}]}"#)])
+        XCTAssertThrowsError(try Sequential<Float>.decode(SafeTensors.parse(noP)))
+    }
+
+    func testFlattenAndDropoutAreIdentityAndRoundTrip() throws {
+        let dense = try Linear<Double>(inFeatures: 3, outFeatures: 2)
+        let plain = try Sequential<Double>([.layer(dense), .activation(.tanh)])
+        let staged = try Sequential<Double>([.flatten, .layer(dense), .dropout(0.4), .activation(.tanh)])
+        let x: [Double] = [0.5, -1, 2, 3, 0.25, -0.75]
+        XCTAssertEqual(try staged.forward(x, batch: 2), try plain.forward(x, batch: 2))
+        let back = try Sequential<Double>.decode(SafeTensors.parse(staged.serialized()))
+        guard case .flatten = back.stages[0], case .dropout(let p) = back.stages[2] else {
+            return XCTFail("flatten and dropout did not round-trip: \(back.stages)")
+        }
+        XCTAssertEqual(p, 0.4)
+        XCTAssertEqual(try back.forward(x, batch: 2), try plain.forward(x, batch: 2))
+        for bad in [-0.5, 1.0, Double.nan] {
+            XCTAssertThrowsError(try Sequential<Double>([.layer(dense), .dropout(bad)]))
+        }
     }
 }

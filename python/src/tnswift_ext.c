@@ -2212,7 +2212,31 @@ Layer_plan_report(LayerObject *self, PyObject *arg)
     return result;
 }
 
+static PyObject *
+Layer_describe(LayerObject *self, PyObject *Py_UNUSED(ignored))
+{
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (layer_check(self) < 0) {
+        return NULL;
+    }
+    size_t needed = 0;
+    tn_status s = tn_layer_describe(self->layer, NULL, 0, &needed);
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    char *text = PyMem_Malloc(needed + 1);
+    if (text == NULL) {
+        return PyErr_NoMemory();
+    }
+    s = tn_layer_describe(self->layer, text, needed + 1, NULL);
+    PyObject *result = s == TN_OK ? PyUnicode_FromString(text) : raise_status(st, s);
+    PyMem_Free(text);
+    return result;
+}
+
 static PyMethodDef Layer_methods[] = {
+    {"describe", (PyCFunction)Layer_describe, METH_NOARGS,
+     "describe()\n--\n\nThe layer's configuration as JSON, as a model file stores it."},
     {"info", (PyCFunction)Layer_info, METH_NOARGS,
      "info()\n--\n\nA dict: kind, dtype, in/out features and modes, n_params, parameter_count,\n"
      "compression, has_bias."},
@@ -2770,7 +2794,220 @@ mod_optimizer_set_lr(PyObject *module, PyObject *args)
     return s == TN_OK ? Py_NewRef(Py_None) : raise_status(st, s);
 }
 
+/* ---- models: build from layers, save, load, take apart, run ---- */
+
+static void
+model_capsule_destroy(PyObject *capsule)
+{
+    tn_model *m = PyCapsule_GetPointer(capsule, "tnswift.model");
+    if (m != NULL) {
+        tn_model_destroy(m);
+    }
+}
+
+static PyObject *
+model_capsule(tn_model *m)
+{
+    PyObject *capsule = PyCapsule_New(m, "tnswift.model", model_capsule_destroy);
+    if (capsule == NULL) {
+        tn_model_destroy(m);
+    }
+    return capsule;
+}
+
+/* model_create([(kind, activation, dropout, layer-or-None), ...]) -> capsule */
+static PyObject *
+mod_model_create(PyObject *module, PyObject *arg)
+{
+    tn_module_state *st = module_state(module);
+    PyObject *seq = PySequence_Fast(arg, "stages must be a sequence of tuples");
+    if (seq == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    tn_model_stage *stages = PyMem_Calloc((size_t)(n > 0 ? n : 1), sizeof(tn_model_stage));
+    if (stages == NULL) {
+        Py_DECREF(seq);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int kind, activation;
+        double dropout;
+        PyObject *layer;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "iidO:model stage", &kind, &activation, &dropout,
+                              &layer)) {
+            goto fail;
+        }
+        stages[i].kind = kind;
+        stages[i].activation = activation;
+        stages[i].dropout = dropout;
+        if (layer != Py_None) {
+            if (!PyObject_TypeCheck(layer, st->LayerType)) {
+                PyErr_Format(st->ArgumentError, "stage %zd: %.200s is not a tnswift layer handle", i,
+                             Py_TYPE(layer)->tp_name);
+                goto fail;
+            }
+            if (layer_check((LayerObject *)layer) < 0) {
+                goto fail;
+            }
+            stages[i].layer = ((LayerObject *)layer)->layer;
+        }
+    }
+    tn_model *m = NULL;
+    tn_status s = tn_model_create((int64_t)n, stages, &m);
+    PyMem_Free(stages);
+    Py_DECREF(seq);
+    return s == TN_OK ? model_capsule(m) : raise_status(st, s);
+fail:
+    PyMem_Free(stages);
+    Py_DECREF(seq);
+    return NULL;
+}
+
+static PyObject *
+mod_model_load(PyObject *module, PyObject *arg)
+{
+    tn_module_state *st = module_state(module);
+    PyObject *path = NULL;
+    if (!PyUnicode_FSConverter(arg, &path)) {
+        return NULL;
+    }
+    tn_model *m = NULL;
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_model_load(PyBytes_AS_STRING(path), &m);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(path);
+    return s == TN_OK ? model_capsule(m) : raise_status(st, s);
+}
+
+static PyObject *
+mod_model_save(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    PyObject *capsule, *path_obj, *path = NULL;
+    if (!PyArg_ParseTuple(args, "OO:model_save", &capsule, &path_obj)) {
+        return NULL;
+    }
+    tn_model *m = PyCapsule_GetPointer(capsule, "tnswift.model");
+    if (m == NULL || !PyUnicode_FSConverter(path_obj, &path)) {
+        return NULL;
+    }
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_model_save(m, PyBytes_AS_STRING(path));
+    Py_END_ALLOW_THREADS
+    Py_DECREF(path);
+    return s == TN_OK ? Py_NewRef(Py_None) : raise_status(st, s);
+}
+
+/* model_stages(capsule) -> [(kind, activation, dropout, Layer-or-None), ...] */
+static PyObject *
+mod_model_stages(PyObject *module, PyObject *capsule)
+{
+    tn_module_state *st = module_state(module);
+    tn_model *m = PyCapsule_GetPointer(capsule, "tnswift.model");
+    if (m == NULL) {
+        return NULL;
+    }
+    tn_model_info info;
+    tn_status s = tn_model_info_get(m, &info);
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    PyObject *list = PyList_New(0);
+    for (int64_t i = 0; list != NULL && i < info.n_stages; i++) {
+        tn_model_stage stage;
+        memset(&stage, 0, sizeof stage);
+        s = tn_model_stage_get(m, i, &stage);
+        if (s != TN_OK) {
+            Py_DECREF(list);
+            return raise_status(st, s);
+        }
+        PyObject *layer = stage.layer != NULL ? layer_wrap(st, stage.layer) : Py_NewRef(Py_None);
+        PyObject *item = layer ? Py_BuildValue("(iidN)", (int)stage.kind, (int)stage.activation, stage.dropout, layer)
+                               : NULL;
+        if (item == NULL || PyList_Append(list, item) < 0) {
+            Py_XDECREF(item);
+            Py_CLEAR(list);
+            break;
+        }
+        Py_DECREF(item);
+    }
+    return list;
+}
+
+static PyObject *
+mod_model_info(PyObject *module, PyObject *capsule)
+{
+    tn_module_state *st = module_state(module);
+    tn_model *m = PyCapsule_GetPointer(capsule, "tnswift.model");
+    if (m == NULL) {
+        return NULL;
+    }
+    tn_model_info info;
+    tn_status s = tn_model_info_get(m, &info);
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    return Py_BuildValue("{s:s,s:L,s:L,s:L}", "dtype", dtype_names[info.dtype], "in_features",
+                         (long long)info.in_features, "out_features", (long long)info.out_features, "n_stages",
+                         (long long)info.n_stages);
+}
+
+/* model_forward(capsule, x, y): the C entry point's inference on C-contiguous 2-D arrays. */
+static PyObject *
+mod_model_forward(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    PyObject *capsule, *x_obj, *y_obj;
+    if (!PyArg_ParseTuple(args, "OOO:model_forward", &capsule, &x_obj, &y_obj)) {
+        return NULL;
+    }
+    tn_model *m = PyCapsule_GetPointer(capsule, "tnswift.model");
+    if (m == NULL) {
+        return NULL;
+    }
+    tn_model_info info;
+    tn_status s = tn_model_info_get(m, &info);
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    Py_buffer x, y;
+    if (PyObject_GetBuffer(x_obj, &x, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_ND) < 0) {
+        return NULL;
+    }
+    if (PyObject_GetBuffer(y_obj, &y, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_ND | PyBUF_WRITABLE) < 0) {
+        PyBuffer_Release(&x);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    if (x.ndim != 2 || y.ndim != 2 || format_dtype(&x) != info.dtype || format_dtype(&y) != info.dtype) {
+        PyErr_Format(st->DTypeError, "model_forward takes 2-D %s arrays", dtype_names[info.dtype]);
+    } else if (x.shape[1] != info.in_features || y.shape[1] != info.out_features || y.shape[0] != x.shape[0]) {
+        PyErr_SetString(st->ShapeError, "model_forward: x must be (batch, in_features), y (batch, out_features)");
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        s = tn_model_forward(m, info.dtype, (int64_t)x.shape[0], x.buf, y.buf);
+        Py_END_ALLOW_THREADS
+        result = s == TN_OK ? Py_NewRef(Py_None) : raise_status(st, s);
+    }
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&y);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
+    {"model_create", mod_model_create, METH_O,
+     "model_create(stages, /)\n--\n\nA tn_model capsule from (kind, activation, dropout, layer) tuples."},
+    {"model_load", mod_model_load, METH_O, "model_load(path, /)\n--\n\nA tn_model capsule read from a file."},
+    {"model_save", mod_model_save, METH_VARARGS, "model_save(model, path, /)\n--\n\nWrites the model atomically."},
+    {"model_stages", mod_model_stages, METH_O,
+     "model_stages(model, /)\n--\n\n[(kind, activation, dropout, Layer or None)] of the model."},
+    {"model_info", mod_model_info, METH_O, "model_info(model, /)\n--\n\ndtype, widths and stage count."},
+    {"model_forward", mod_model_forward, METH_VARARGS,
+     "model_forward(model, x, y, /)\n--\n\ny = model(x) through tn_model_forward (2-D C-contiguous arrays)."},
+
     {"abi_version", mod_abi_version, METH_NOARGS,
      "abi_version()\n--\n\nThe ABI version implemented by the loaded libtnswift."},
     {"version", mod_version, METH_NOARGS,
@@ -2933,7 +3170,11 @@ module_exec(PyObject *module)
         || PyModule_AddIntConstant(module, "LAYER_TT", TN_LAYER_TT) < 0
         || PyModule_AddIntConstant(module, "LAYER_CP", TN_LAYER_CP) < 0
         || PyModule_AddIntConstant(module, "LAYER_TUCKER", TN_LAYER_TUCKER) < 0
-        || PyModule_AddIntConstant(module, "LAYER_EINSUM", TN_LAYER_EINSUM) < 0) {
+        || PyModule_AddIntConstant(module, "LAYER_EINSUM", TN_LAYER_EINSUM) < 0
+        || PyModule_AddIntConstant(module, "STAGE_LAYER", TN_STAGE_LAYER) < 0
+        || PyModule_AddIntConstant(module, "STAGE_ACTIVATION", TN_STAGE_ACTIVATION) < 0
+        || PyModule_AddIntConstant(module, "STAGE_FLATTEN", TN_STAGE_FLATTEN) < 0
+        || PyModule_AddIntConstant(module, "STAGE_DROPOUT", TN_STAGE_DROPOUT) < 0) {
         return -1;
     }
     return 0;

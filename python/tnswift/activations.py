@@ -10,7 +10,7 @@ from . import _ext
 from ._ext import ArgumentError, ShapeError
 from ._operands import as_float_array
 
-__all__ = ["ReLU", "GELU", "Tanh", "Sigmoid", "cross_entropy", "mse_loss"]
+__all__ = ["Identity", "ReLU", "GELU", "Tanh", "Sigmoid", "cross_entropy", "mse_loss"]
 
 _KINDS = {"identity": 0, "relu": 1, "gelu": 2, "tanh": 3, "sigmoid": 4}
 
@@ -50,6 +50,11 @@ class _Activation:
 
     def __repr__(self):
         return f"{type(self).__name__}()"
+
+
+class Identity(_Activation):
+    """f(x) = x (a placeholder stage; saved and loaded like the other activations)."""
+    kind = "identity"
 
 
 class ReLU(_Activation):

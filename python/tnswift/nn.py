@@ -24,17 +24,25 @@ the layer object is gone. Forward and backward release the GIL; calls on one lay
 serialised by the layer, different layers run in parallel.
 """
 
+import json
+import os
+
 import numpy as np
 
 from . import _ext
 from ._ext import ArgumentError, DTypeError, ShapeError
-from .activations import GELU, ReLU, Sigmoid, Tanh, cross_entropy, mse_loss
+from .activations import GELU, Identity, ReLU, Sigmoid, Tanh, cross_entropy, mse_loss
 from .decompose import _index, balanced_modes
+from .stages import Dropout, Flatten
 from .training import Sequential, fit
 
 __all__ = [
     "Sequential",
     "fit",
+    "load",
+    "Flatten",
+    "Dropout",
+    "Identity",
     "ReLU",
     "GELU",
     "Tanh",
@@ -249,6 +257,21 @@ class _Layer:
         return (f"{type(self).__name__}({self._describe()}, bias={self.bias}, dtype={self.dtype}, "
                 f"n_params={self.n_params}, compression={self.compression:.3g})")
 
+    # -- files
+
+    def save(self, path):
+        """Writes the layer as a one-layer model file (see :meth:`Sequential.save`)."""
+        Sequential(self).save(path)
+
+    @classmethod
+    def load(cls, path):
+        """The layer from a file :meth:`save` wrote (a model of exactly this one layer)."""
+        model = load(path)
+        if len(model.stages) != 1 or type(model.stages[0]) is not cls:
+            raise ArgumentError(f"{os.fspath(path)!r} holds {model!r}, not a single {cls.__name__}; "
+                                "use tnswift.nn.load for whole models")
+        return model.stages[0]
+
     # -- from a dense weight
 
     @classmethod
@@ -456,5 +479,38 @@ class EinsumLayer(_Layer):
         self._attach(_ext.layer_create(self._kind, _code(dtype), None, None, None, equation, shapes,
                                        bool(bias), _seed(seed)))
 
+    def _attach(self, handle):
+        if not hasattr(self, "equation"):  # made from a handle (a file, from_dense)
+            config = json.loads(handle.describe())
+            self.equation = config["equation"]
+            self.param_shapes = [tuple(s) for s in config["parameter_shapes"]]
+        super()._attach(handle)
+
     def _describe(self):
         return f"{self.equation!r}, {self.param_shapes}"
+
+
+# ---------------------------------------------------------------------------- files
+
+_LAYER_CLASSES = {Linear._kind: Linear, TTLinear._kind: TTLinear, CPLinear._kind: CPLinear,
+                  TuckerLinear._kind: TuckerLinear, EinsumLayer._kind: EinsumLayer}
+_ACTIVATION_CLASSES = {0: Identity, 1: ReLU, 2: GELU, 3: Tanh, 4: Sigmoid}
+
+
+def load(path):
+    """A :class:`Sequential` from a model file (written by :meth:`Sequential.save`, a layer's
+    ``save``, ``tn_model_save`` or Swift's ``Sequential.save``), validated in full: a
+    truncated, corrupt or foreign file raises ValueError with the reason. The model starts in
+    inference mode."""
+    model = _ext.model_load(os.fspath(path))
+    stages = []
+    for kind, activation, p, handle in _ext.model_stages(model):
+        if kind == _ext.STAGE_LAYER:
+            stages.append(_LAYER_CLASSES[handle.info()["kind"]]._from_handle(handle))
+        elif kind == _ext.STAGE_ACTIVATION:
+            stages.append(_ACTIVATION_CLASSES[activation]())
+        elif kind == _ext.STAGE_FLATTEN:
+            stages.append(Flatten())
+        else:
+            stages.append(Dropout(p))
+    return Sequential(*stages).eval()

@@ -6,7 +6,10 @@ from typing import Any, Dict, Optional, Tuple, Union
 import numpy as np
 import numpy.typing as npt
 
-from .activations import GELU as GELU, ReLU as ReLU, Sigmoid as Sigmoid, Tanh as Tanh
+import os
+
+from .activations import GELU as GELU, Identity as Identity, ReLU as ReLU, Sigmoid as Sigmoid, Tanh as Tanh
+from .stages import Dropout as Dropout, Flatten as Flatten
 from .activations import cross_entropy as cross_entropy, mse_loss as mse_loss
 from .training import Sequential as Sequential, fit as fit
 
@@ -40,6 +43,9 @@ class _Layer:
     def backward(self, dy: npt.ArrayLike) -> npt.NDArray[Any]: ...
     def to_dense(self) -> npt.NDArray[Any]: ...
     def plan_report(self, batch: int) -> PlanReport: ...
+    def save(self, path: Union[str, os.PathLike[str]]) -> None: ...
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike[str]]) -> Any: ...
 
 class Linear(_Layer):
     def __init__(self, in_features: int, out_features: int, bias: bool = ..., dtype: Any = ...,
@@ -88,5 +94,7 @@ class EinsumLayer(_Layer):
     param_shapes: list[Tuple[int, ...]]
     def __init__(self, equation: str, param_shapes: Sequence[Sequence[int]], bias: bool = ...,
                  dtype: Any = ..., seed: int = ...) -> None: ...
+
+def load(path: Union[str, os.PathLike[str]]) -> Sequential: ...
 
 __all__: list[str]

@@ -13,7 +13,7 @@ import numpy as np
 from . import _ext
 from ._ext import ArgumentError, DTypeError
 
-__all__ = ["SGD", "Adam", "AdamW"]
+__all__ = ["SGD", "Adam", "AdamW", "cosine_schedule"]
 
 
 class _Optimizer:
@@ -80,3 +80,13 @@ class AdamW(_Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
         super().__init__(params, lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+
+def cosine_schedule(lr, epochs, final=0.0):
+    """Cosine decay from ``lr`` at epoch 0 to ``final`` at the last of ``epochs`` epochs: a
+    function of the epoch for :func:`tnswift.nn.fit`'s ``schedule``."""
+    lr, final = float(lr), float(final)
+    if epochs < 1:
+        raise ArgumentError(f"epochs must be >= 1 (got {epochs})")
+    span = max(epochs - 1, 1)
+    return lambda epoch: final + (lr - final) * 0.5 * (1 + math.cos(math.pi * min(epoch, span) / span))

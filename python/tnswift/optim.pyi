@@ -1,7 +1,7 @@
 """Type stubs for tnswift.optim."""
 
 from collections.abc import Iterable
-from typing import Any, Tuple
+from typing import Any, Callable, Tuple
 
 class _Optimizer:
     lr: float
@@ -18,3 +18,5 @@ class Adam(_Optimizer):
 class AdamW(_Optimizer):
     def __init__(self, params: Iterable[Any], lr: float = ..., betas: Tuple[float, float] = ..., eps: float = ...,
                  weight_decay: float = ...) -> None: ...
+
+def cosine_schedule(lr: float, epochs: int, final: float = ...) -> Callable[[int], float]: ...

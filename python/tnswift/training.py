@@ -3,11 +3,13 @@
 The loop only orchestrates: every forward, backward, loss and update runs in the Swift core.
 """
 
+import os
 import sys
 import time
 
 import numpy as np
 
+from . import _ext
 from ._ext import ArgumentError, ShapeError
 from .activations import cross_entropy, mse_loss
 
@@ -49,8 +51,51 @@ class Sequential:
     def n_params(self):
         return sum(v.size for v in self.parameters().values())
 
+    def train(self, mode=True):
+        """Training mode (Dropout drops) or, with ``mode=False``, inference mode."""
+        for s in self.stages:
+            if hasattr(s, "train"):
+                s.train(mode)
+        return self
+
+    def eval(self):
+        """Inference mode: Dropout is the identity."""
+        return self.train(False)
+
+    def save(self, path):
+        """Writes the model as safetensors (parameters + the architecture as JSON metadata),
+        atomically: an interrupted save leaves any previous file at ``path`` intact. The file
+        loads with :func:`tnswift.nn.load`, ``tn_model_load`` in C and ``Sequential.load`` in
+        Swift."""
+        _ext.model_save(self._model(), os.fspath(path))
+
+    def _model(self):
+        """A tn_model sharing this model's layers."""
+        from .activations import _Activation, _KINDS
+        from .stages import Dropout, Flatten
+
+        described = []
+        for i, s in enumerate(self.stages):
+            if isinstance(s, _Activation):
+                described.append((_ext.STAGE_ACTIVATION, _KINDS[s.kind], 0.0, None))
+            elif isinstance(s, Flatten):
+                described.append((_ext.STAGE_FLATTEN, 0, 0.0, None))
+            elif isinstance(s, Dropout):
+                described.append((_ext.STAGE_DROPOUT, 0, s.p, None))
+            elif isinstance(getattr(s, "_handle", None), _ext.Layer):
+                described.append((_ext.STAGE_LAYER, 0, 0.0, s._handle))
+            else:
+                raise ArgumentError(f"stage {i} ({type(s).__name__}) cannot be saved: model files hold "
+                                    "tnswift layers, activations, Flatten and Dropout")
+        return _ext.model_create(described)
+
     def __repr__(self):
         return "Sequential(" + ", ".join(repr(s) for s in self.stages) + ")"
+
+
+def _set_mode(model, training):
+    if hasattr(model, "train"):
+        model.train(training)
 
 
 def _progress(epoch, epochs, done, total, loss, rate, stream):
@@ -62,12 +107,16 @@ def _progress(epoch, epochs, done, total, loss, rate, stream):
 
 
 def fit(model, optimizer, x, y, *, loss="cross_entropy", epochs=1, batch_size=128, shuffle=True,
-        validation=None, patience=None, seed=0, progress=True, stream=None):
+        validation=None, patience=None, schedule=None, seed=0, progress=True, stream=None):
     """Trains ``model`` with ``optimizer`` on mini-batches of (x, y).
 
     ``loss`` is "cross_entropy" (y holds class indices; accuracy is reported) or "mse".
     ``validation=(x_val, y_val)`` is evaluated after every epoch; with ``patience`` the loop
-    stops once the validation loss has not improved for that many epochs. Returns the history:
+    stops once the validation loss has not improved for that many epochs. ``schedule(epoch)``
+    (epoch counted from 0), if given, sets the optimizer's learning rate before each epoch,
+    e.g. :func:`tnswift.optim.cosine_schedule`. Batches run in
+    training mode (Dropout drops), validation and the returned model in inference mode.
+    Returns the history:
     ``{"loss": [...], "val_loss": [...], "val_accuracy": [...], "epochs": n, "seconds": s}``.
     """
     if loss not in ("cross_entropy", "mse"):
@@ -77,6 +126,8 @@ def fit(model, optimizer, x, y, *, loss="cross_entropy", epochs=1, batch_size=12
         raise ShapeError(f"x has {len(x)} samples but y has {len(y)}")
     if epochs < 0 or batch_size < 1:
         raise ArgumentError("epochs must be >= 0 and batch_size >= 1")
+    if schedule is not None and not callable(schedule):
+        raise ArgumentError("schedule must be a function of the epoch (from 0) giving the learning rate")
     criterion = cross_entropy if loss == "cross_entropy" else mse_loss
     stream = stream or sys.stderr
     rng = np.random.default_rng(seed)
@@ -84,6 +135,9 @@ def fit(model, optimizer, x, y, *, loss="cross_entropy", epochs=1, batch_size=12
     best, waited = np.inf, 0
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
+        _set_mode(model, True)
+        if schedule is not None:
+            optimizer.lr = schedule(epoch - 1)
         order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
         total, seen, t0 = 0.0, 0, time.perf_counter()
         for i in range(0, len(x), batch_size):
@@ -99,6 +153,7 @@ def fit(model, optimizer, x, y, *, loss="cross_entropy", epochs=1, batch_size=12
         history["epochs"] = epoch
         if validation is not None:
             xv, yv = validation
+            _set_mode(model, False)
             out = model(np.asarray(xv))
             val, _ = criterion(out, np.asarray(yv))
             history["val_loss"].append(val)
@@ -115,5 +170,6 @@ def fit(model, optimizer, x, y, *, loss="cross_entropy", epochs=1, batch_size=12
             stream.flush()
         if patience is not None and validation is not None and waited >= patience:
             break
+    _set_mode(model, False)
     history["seconds"] = time.perf_counter() - start
     return history

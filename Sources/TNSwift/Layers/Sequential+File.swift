@@ -11,6 +11,10 @@ extension Sequential {
             switch stage {
             case .activation(let a):
                 described.append(.object([("type", .string("activation")), ("name", .string(a.rawValue))]))
+            case .flatten:
+                described.append(.object([("type", .string("flatten"))]))
+            case .dropout(let p):
+                described.append(.object([("type", .string("dropout")), ("p", .number(p))]))
             case .layer(let layer):
                 described.append(layer.configuration)
                 for (j, name) in layer.parameterNames.enumerated() {
@@ -77,6 +81,15 @@ extension Sequential {
             let type = s["type"]?.stringValue ?? ""
             if type == "activation" {
                 stages.append(.activation(try Activation(name: s["name"]?.stringValue ?? "")))
+                continue
+            }
+            if type == "flatten" {
+                stages.append(.flatten)
+                continue
+            }
+            if type == "dropout" {
+                guard let p = s["p"]?.doubleValue else { throw TNError.value("stage \(i) (dropout) lacks 'p'") }
+                stages.append(.dropout(p))
                 continue
             }
             let layer = try makeLayer(type, s, stage: i)

@@ -7,10 +7,13 @@ public final class Sequential<T: LAPACKScalar> {
     public let outFeatures: Int
 
     /// - Throws: `TNError.shape` when there is no layer or a layer's input width differs from
-    ///   the previous layer's output width.
+    ///   the previous layer's output width; `TNError.value` for a dropout probability outside [0, 1).
     public init(_ stages: [ModelStage<T>]) throws {
         let layers = stages.compactMap { if case .layer(let l) = $0 { return l } else { return nil } }
         guard let first = layers.first, let last = layers.last else { throw TNError.shape("a model needs at least one layer") }
+        for case .dropout(let p) in stages where !(p >= 0 && p < 1) {
+            throw TNError.value("a dropout probability must be in [0, 1), got \(p)")
+        }
         for (a, b) in zip(layers, layers.dropFirst()) where a.outFeatures != b.inFeatures {
             throw TNError.shape("a layer with \(a.outFeatures) outputs is followed by one with \(b.inFeatures) inputs")
         }
@@ -35,6 +38,8 @@ public final class Sequential<T: LAPACKScalar> {
         var width = inFeatures
         for stage in stages {
             switch stage {
+            case .flatten, .dropout:
+                continue
             case .activation(let a):
                 current.withUnsafeMutableBufferPointer { p in
                     if let base = p.baseAddress { a.forward(UnsafePointer(base), into: base, count: p.count) }

@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 /** Bumped on every incompatible change of this header. */
-#define TN_ABI_VERSION 5
+#define TN_ABI_VERSION 6
 
 typedef enum tn_status {
     TN_OK = 0,
@@ -398,10 +398,16 @@ tn_status tn_layer_dense_weight(const tn_layer *layer, tn_dtype dtype, const tn_
 tn_status tn_layer_plan_report(const tn_layer *layer, int64_t batch, tn_layer_report *report,
                                char *buffer, size_t cap, size_t *needed);
 
+/** The layer's configuration as JSON (type, modes, ranks or equation and parameter shapes,
+    bias), as a model file stores it; buffer protocol as tn_plan_report. */
+tn_status tn_layer_describe(const tn_layer *layer, char *buffer, size_t cap, size_t *needed);
+
 /* ------------------------------------------------------------------------------------------
- * Models: a sequence of layers and activations saved as safetensors (by Python or Swift),
- * loaded here for inference. The file is validated in full: a truncated, corrupt or foreign
- * file gives TN_ERR_VALUE (a wrong tensor shape TN_ERR_SHAPE), never a crash.
+ * Models: a sequence of layers and activations, built from layer handles or loaded from the
+ * safetensors file that Python, C and Swift all write (parameters as "stages.<i>.<name>", the
+ * structure as JSON under the metadata key "tnswift.model"). A loaded file is validated in
+ * full: a truncated, corrupt or foreign file gives TN_ERR_VALUE (a wrong tensor shape
+ * TN_ERR_SHAPE), never a crash.
  * ---------------------------------------------------------------------------------------- */
 
 typedef struct tn_model tn_model;
@@ -425,6 +431,35 @@ tn_status tn_model_info_get(const tn_model *model, tn_model_info *info);
 /** y = model(x) for a batch: x holds batch * in_features values and y batch * out_features,
     both C-contiguous, of the model's dtype (dtype must say which). */
 tn_status tn_model_forward(tn_model *model, tn_dtype dtype, int64_t batch, const void *x, void *y);
+
+typedef enum tn_stage_kind {
+    TN_STAGE_LAYER = 0,
+    TN_STAGE_ACTIVATION = 1,
+    TN_STAGE_FLATTEN = 2,   /* (batch, ...) -> (batch, features): identity on the flat rows here */
+    TN_STAGE_DROPOUT = 3    /* kept for training; identity at inference */
+} tn_stage_kind;
+
+typedef struct tn_model_stage {
+    int32_t kind;           /* tn_stage_kind */
+    int32_t activation;     /* tn_activation, for TN_STAGE_ACTIVATION */
+    double dropout;         /* drop probability in [0, 1), for TN_STAGE_DROPOUT */
+    tn_layer *layer;        /* for TN_STAGE_LAYER */
+} tn_model_stage;
+
+/** A model of n stages run in order. Layers are shared, not copied: the model sees later
+    changes to their parameters, and a layer may be destroyed while the model uses it (the
+    model keeps it alive). All layers must have one dtype, and each layer's input width must
+    be the previous layer's output width. */
+tn_status tn_model_create(int64_t n, const tn_model_stage *stages, tn_model **model);
+
+/** Writes the model (its layers' current parameters) to path as safetensors, atomically: a
+    temporary file renamed over path, so an interrupted save leaves any previous file intact. */
+tn_status tn_model_save(const tn_model *model, const char *path);
+
+/** Describes stage i (0 <= i < n_stages). For a layer, stage->layer receives a new handle on
+    the model's layer (shared: writes to its parameters change the model); release it with
+    tn_layer_destroy. */
+tn_status tn_model_stage_get(const tn_model *model, int64_t i, tn_model_stage *stage);
 
 /* ------------------------------------------------------------------------------------------
  * Training kernels: activations, losses (mean over the batch, with the gradient), optimizers
