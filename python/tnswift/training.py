@@ -140,6 +140,7 @@ def fit(model, optimizer, x, y, *, loss="cross_entropy", epochs=1, batch_size=12
             optimizer.lr = schedule(epoch - 1)
         order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
         total, seen, t0 = 0.0, 0, time.perf_counter()
+        drawn = -np.inf
         for i in range(0, len(x), batch_size):
             batch = order[i:i + batch_size]
             value, grad = criterion(model(x[batch]), y[batch])
@@ -147,8 +148,11 @@ def fit(model, optimizer, x, y, *, loss="cross_entropy", epochs=1, batch_size=12
             optimizer.step()
             total += value * len(batch)
             seen += len(batch)
-            if progress:
-                _progress(epoch, epochs, seen, len(x), total / seen, seen / max(time.perf_counter() - t0, 1e-9), stream)
+            now = time.perf_counter()
+            # At most ~10 redraws a second, and always the last batch's.
+            if progress and (now - drawn >= 0.1 or seen == len(x)):
+                drawn = now
+                _progress(epoch, epochs, seen, len(x), total / seen, seen / max(now - t0, 1e-9), stream)
         history["loss"].append(total / max(seen, 1))
         history["epochs"] = epoch
         if validation is not None:
