@@ -8,12 +8,14 @@ Reference counts of the inputs and of a returned array must be unchanged by the 
 
 import os
 import sys
+import tempfile
 
 import numpy as np
 import pytest
 
 import tnswift
 from tnswift import decompose as D
+from tnswift import nn, optim
 
 CALLS = int(os.environ.get("TNSWIFT_LEAK_CALLS", "3000"))
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -31,6 +33,35 @@ X3 = rng.standard_normal((4, 5, 3))
 W = rng.standard_normal((16, 16))
 EXPR = tnswift.contract_expression("ij,jk->ik", A.shape, B.shape, dtype="float64")
 DY = np.ones((6, 4))
+
+
+LAYER = nn.TTLinear((4, 4), (2, 4), rank=3, dtype=np.float64)
+XL = rng.standard_normal((8, 16))
+DYL = rng.standard_normal((8, 8))
+MODEL = nn.Sequential(LAYER, nn.ReLU(), nn.Dropout(0.1), nn.CPLinear(8, 4, rank=2, dtype=np.float64))
+ADAM = optim.Adam([LAYER], lr=1e-3)
+MODEL_FILE = os.path.join(tempfile.mkdtemp(prefix="tnswift-leaks-"), "model.safetensors")
+MODEL.save(MODEL_FILE)
+CORRUPT_FILE = MODEL_FILE + ".bad"
+with open(MODEL_FILE, "rb") as f, open(CORRUPT_FILE, "wb") as g:
+    g.write(f.read()[:-5])
+
+
+def layer_lifecycle():
+    layer = nn.CPLinear((4, 4), (2, 4), rank=3, dtype=np.float64)
+    layer(XL)
+    layer.backward(DYL)
+
+
+def training_step():
+    loss, grad = nn.cross_entropy(MODEL(XL), np.arange(8) % 4)
+    MODEL.backward(grad)
+    ADAM.step()
+
+
+def bad_load():
+    with pytest.raises(ValueError):
+        nn.load(CORRUPT_FILE)
 
 
 def bad_einsum():
@@ -51,13 +82,21 @@ ENTRY_POINTS = {
     "tt round/inner/add": lambda: (D.tensor_train(X3, rank=2) + D.tensor_train(X3, rank=2)).round(eps=0.1).norm(),
     "parafac": lambda: D.parafac(X3, 2, n_iter_max=3),
     "tucker": lambda: D.tucker(X3, [2, 2, 2], n_iter_max=2),
+    "layer create/forward/backward/destroy": layer_lifecycle,
+    "layer forward+backward": lambda: LAYER.backward(DYL) if LAYER(XL) is not None else None,
+    "training step (model, loss, Adam)": training_step,
+    "model save": lambda: MODEL.save(MODEL_FILE),
+    "model load": lambda: nn.load(MODEL_FILE),
+    "model load error": bad_load,
 }
+
+SLOW = ("parafac", "tucker", "tt round/inner/add", "model save", "model load", "layer create/forward/backward/destroy")
 
 
 @pytest.mark.parametrize("name", list(ENTRY_POINTS))
 def test_rss_stays_flat(name):
     call = ENTRY_POINTS[name]
-    calls = CALLS if name not in ("parafac", "tucker", "tt round/inner/add") else max(CALLS // 3, 500)
+    calls = CALLS if name not in SLOW else max(CALLS // 3, 500)
     for _ in range(300):
         call()
     before = rss()
@@ -69,13 +108,16 @@ def test_rss_stays_flat(name):
 
 def test_reference_counts_are_unchanged():
     out = np.empty((6, 4))
-    arrays = [A, B, out, DY]
+    arrays = [A, B, out, DY, XL, DYL]
+    LAYER(XL)  # the layer holds its last input for backward: one reference, taken here
     before = [sys.getrefcount(a) for a in arrays]
     for _ in range(100):
         tnswift.einsum("ij,jk->ik", A, B, out=out)
         EXPR(A, B, out=out)
         EXPR.backward(DY, A, B)
         D.tensor_train(X3, rank=2)
+        LAYER(XL)
+        LAYER.backward(DYL)
     assert [sys.getrefcount(a) for a in arrays] == before
     y = tnswift.einsum("ij,jk->ik", A, B)
     assert sys.getrefcount(y) == 2   # the local name and getrefcount's argument

@@ -132,12 +132,15 @@ def test_hostile_files_are_rejected_with_a_message(tmp_path):
     bad.write_bytes((1 << 62).to_bytes(8, "little") + data[8:])
     with pytest.raises(ValueError):
         nn.load(bad)
-    # An edited description: a shape that no longer fits the tensors.
-    edited = data.replace(b'\\"rank\\":5', b'\\"rank\\":6')
-    assert edited != data
-    bad.write_bytes(edited)
-    with pytest.raises(ShapeError, match="stages.6"):
-        nn.load(bad)
+    # An edited description: a larger layer than the file holds values for, or a smaller one
+    # whose shapes no longer fit the tensors.
+    for rank, error, message in ((6, ValueError, "needs 90 values but the file holds only 76"),
+                                 (4, ShapeError, "stages.6")):
+        edited = data.replace(b'\\"rank\\":5', b'\\"rank\\":%d' % rank)
+        assert edited != data
+        bad.write_bytes(edited)
+        with pytest.raises(error, match=message):
+            nn.load(bad)
 
 
 def test_interrupted_save_leaves_the_previous_file(tmp_path):
@@ -198,3 +201,36 @@ def test_fit_trains_with_dropout_and_returns_in_inference_mode():
     assert not m.stages[2].training
     np.testing.assert_array_equal(m(x), m(x))  # deterministic at inference
     assert np.mean(np.argmax(m(x), axis=1) == labels) > 0.9
+
+
+def _vm_hwm_kib():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM"))
+
+
+def test_lying_headers_are_rejected_without_allocating_what_they_claim(tmp_path):
+    import json
+    import struct
+
+    def model_header(n):
+        stages = [{"type": "Linear", "in_features": n, "out_features": n}]
+        meta = json.dumps({"format": 1, "dtype": "float64", "stages": stages})
+        return json.dumps({"__metadata__": {"tnswift.model": meta}}).encode()
+
+    path = tmp_path / "lie.safetensors"
+    before = _vm_hwm_kib()
+    cases = [
+        (b"[" * 100000 + b"]" * 100000, 16, "nesting"),
+        (b'{"w":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,16]}}', 16, "larger than the file"),
+        (b'{"w":{"dtype":"F64","shape":[2],"data_offsets":[0,1099511627776]}}', 16, "offsets outside"),
+        (b'{"w":{"dtype":"F64","shape":[-2],"data_offsets":[0,16]}}', 16, "bad shape"),
+        # A description naming a 30,000 x 30,000 layer (7 GB) in a file holding no values.
+        (model_header(30000), 0, "needs 900030000 values but the file holds only 0"),
+        (model_header(10**8), 0, "the file holds only 0"),
+    ]
+    for header, data, message in cases:
+        path.write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * data)
+        with pytest.raises(ValueError, match=message):
+            nn.load(path)
+    # None of them made the process grow by anything like what the headers describe.
+    assert _vm_hwm_kib() - before < 64 * 1024

@@ -139,3 +139,73 @@ def test_layers_match_their_dense_weight(case):
         assert rel(layer(x), x @ w + b) < 1e-11
     dy = rng.standard_normal((batch, layer.out_features))
     assert rel(layer.backward(dy), dy @ w.T) < 1e-11
+
+
+# ---------------------------------------------------------------------------- hostile model files
+
+_MODEL_BYTES = None
+
+
+def _model_bytes(tmp_dir):
+    global _MODEL_BYTES
+    if _MODEL_BYTES is None:
+        m = nn.Sequential(nn.Flatten(), nn.TTLinear((2, 3), (2, 2), rank=2, dtype=np.float64), nn.ReLU(),
+                          nn.Dropout(0.2), nn.CPLinear(4, 3, rank=2, dtype=np.float64),
+                          nn.EinsumLayer("ni,io->no", [(3, 2)], dtype=np.float64))
+        path = os.path.join(tmp_dir, "valid.safetensors")
+        m.save(path)
+        with open(path, "rb") as f:
+            _MODEL_BYTES = f.read()
+    return _MODEL_BYTES
+
+
+@st.composite
+def mutated_files(draw):
+    """A valid model file with one to three mutations: truncation, bit flips, inserted or deleted
+    bytes, a rewritten header length, or a numeric field of the header rewritten."""
+    return [draw(st.tuples(st.sampled_from(["truncate", "flip", "insert", "delete", "length", "number"]),
+                           st.integers(0, 2**31), st.integers(0, 2**63 - 1)))
+            for _ in range(draw(st.integers(1, 3)))]
+
+
+def _mutate(data, mutations):
+    data = bytearray(data)
+    for kind, where, value in mutations:
+        at = where % max(len(data), 1)
+        if kind == "truncate":
+            del data[at:]
+        elif kind == "flip":
+            if data:
+                data[at] ^= 1 << (value % 8)
+        elif kind == "insert":
+            data[at:at] = bytes([value % 256]) * (1 + value % 7)
+        elif kind == "delete":
+            del data[at:at + 1 + value % 7]
+        elif kind == "length":
+            data[:8] = (value % (1 << 64)).to_bytes(8, "little")
+        else:  # a digit run inside the header becomes another number (a shape, an offset, a rank)
+            text = bytes(data)
+            digits = [i for i in range(8, min(len(text), 8 + 4096)) if 48 <= text[i] <= 57]
+            if digits:
+                i = digits[where % len(digits)]
+                data[i:i + 1] = str(value % (10 ** (1 + value % 19))).encode()
+    return bytes(data)
+
+
+@given(mutated_files())
+def test_mutated_model_files_fail_cleanly_or_load_a_working_model(tmp_path_factory, mutations):
+    tmp = tmp_path_factory.getbasetemp()
+    data = _mutate(_model_bytes(str(tmp)), mutations)
+    path = os.path.join(str(tmp), "mutated.safetensors")
+    with open(path, "wb") as f:
+        f.write(data)
+    try:
+        model = nn.load(path)
+    except (ValueError, TypeError) as e:
+        assert str(e)  # a message, never an empty error
+        return
+    # A mutation the validation cannot see (a flipped mantissa bit, a digit of the dropout
+    # probability) still yields a model that runs on its declared width.
+    width = next(s.in_features for s in model.stages if hasattr(s, "in_features"))
+    y = model(np.ones((2, width)))
+    assert y.shape[0] == 2

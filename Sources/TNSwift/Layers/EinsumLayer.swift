@@ -84,7 +84,15 @@ public class EinsumLayer<T: LAPACKScalar> {
         self.outFeatures = try checkedProduct(spec.outputModes, what: "the output features")
         self.hasBias = bias
         parameterNames = parameterShapes.indices.map { "p\($0)" }
-        parameters = try parameterShapes.map { try Workspace<T>(count: checkedProduct($0, what: "a parameter of shape \($0)")) }
+        let sizes = try parameterShapes.map { try checkedProduct($0, what: "a parameter of shape \($0)") }
+        var total = bias ? outFeatures : 0
+        for n in sizes {
+            let (sum, overflow) = total.addingReportingOverflow(n)
+            guard !overflow else { throw TNError.memory("the layer's parameters overflow a 64-bit count") }
+            total = sum
+        }
+        try LayerAllocationBudget.check(total)
+        parameters = try sizes.map { try Workspace<T>(count: $0) }
         gradients = try parameters.map { try Workspace<T>(count: $0.count) }
         for b in parameters + gradients { b.pointer.initialize(repeating: 0, count: b.count) }
         self.bias = bias ? try Workspace<T>(count: outFeatures) : nil

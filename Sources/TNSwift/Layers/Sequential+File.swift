@@ -92,7 +92,10 @@ extension Sequential {
                 stages.append(.dropout(p))
                 continue
             }
-            let layer = try makeLayer(type, s, stage: i)
+            // The layer may not allocate more values than the file holds for its stage.
+            let prefix = "stages.\(i)."
+            let held = file.entries.lazy.filter { $0.name.hasPrefix(prefix) }.reduce(0) { $0 + $1.entry.shape.reduce(1, *) }
+            let layer = try LayerAllocationBudget.$values.withValue(held) { try makeLayer(type, s, stage: i) }
             for (j, name) in layer.parameterNames.enumerated() {
                 try copy(file, "stages.\(i).\(name)", shape: layer.parameterShapes[j], into: layer.parameter(j))
             }
