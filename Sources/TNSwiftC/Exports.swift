@@ -204,10 +204,10 @@ public func tn_plan_execute(_ plan: UnsafeMutableRawPointer?, _ operands: Unsafe
         // Repeated calls with the same shapes and strides skip building views.
         switch h.plan {
         case .float32(let p):
-            if let ops, p.executeIfRepeated(ops, outDescriptor) { return }
+            if let ops, try p.executeIfRepeated(ops, outDescriptor) { return }
             try p.execute(try readViews(ops, count: p.shapes.count, what: "operand"), into: try readView(o, what: "out"))
         case .float64(let p):
-            if let ops, p.executeIfRepeated(ops, outDescriptor) { return }
+            if let ops, try p.executeIfRepeated(ops, outDescriptor) { return }
             try p.execute(try readViews(ops, count: p.shapes.count, what: "operand"), into: try readView(o, what: "out"))
         }
     }
@@ -259,6 +259,12 @@ public func tn_einsum(_ subscripts: UnsafePointer<CChar>?, _ n: Int64, _ operand
     _ = tn_plan_destroy(plan)
     if let message { ErrorState.set(message) }
     return status
+}
+
+/// `tn_interrupt_check_set`: the calling thread's interrupt check (NULL removes it).
+@_cdecl("tn_interrupt_check_set")
+public func tn_interrupt_check_set(_ check: InterruptCheck.Function?, _ context: UnsafeMutableRawPointer?) -> Int32 {
+    ErrorState.guarded { InterruptCheck.install(check, context: context) }
 }
 
 @_cdecl("tn_set_num_threads")

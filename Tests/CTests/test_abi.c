@@ -370,6 +370,17 @@ static void test_backward_matmul(void) {
 }
 
 /* y[a,d] = sum_bc A[a,b] B[b,c] C[c,d]: gradients of all three by loops. */
+typedef struct {
+    int *polls;
+    int *stop_after;
+} interrupt_context;
+
+/* Counts polls; asks to stop once it has been polled stop_after times before. */
+static int stop_when_polled(void *context) {
+    interrupt_context *c = context;
+    return (*c->polls)++ >= *c->stop_after;
+}
+
 static void test_backward_chain(void) {
     enum { P = 3, Q = 4, R = 5, S = 2 };
     double A[P * Q], B[Q * R], C[R * S], DY[P * S], Y[P * S];
@@ -402,6 +413,29 @@ static void test_backward_chain(void) {
     double ea = rel_err_d(GA, EA, MA, P * Q), eb = rel_err_d(GB, EB, MB, Q * R),
            ec = rel_err_d(GC, EC, MC, R * S);
     CHECK(ea <= 1e-12 && eb <= 1e-12 && ec <= 1e-12, "chain backward errors %g %g %g", ea, eb, ec);
+
+    /* An interrupt check: stopping part-way gives TN_ERR_INTERRUPTED, and once it is removed
+       the plan computes the same results again (the partial run's intermediates are not
+       reused by backward). */
+    double Y0[P * S];
+    memcpy(Y0, Y, sizeof Y);
+    int polls = 0, stop_after = 1;
+    interrupt_context ic = {&polls, &stop_after};
+    for (stop_after = 0; stop_after <= 1; stop_after++) {
+        polls = 0;
+        CHECK_OK(tn_interrupt_check_set(stop_when_polled, &ic));
+        memset(Y, 0, sizeof Y);
+        CHECK_STATUS(TN_ERR_INTERRUPTED, tn_plan_execute(plan, ops, &out));
+        CHECK(polls == stop_after + 1, "the check ran %d times before stopping after %d", polls, stop_after);
+        CHECK(strlen(tn_last_error()) > 0, "a message");
+        CHECK_STATUS(TN_ERR_INTERRUPTED, tn_plan_backward(plan, &dy, ops, grads));
+        CHECK_OK(tn_interrupt_check_set(NULL, NULL));
+        CHECK_OK(tn_plan_backward(plan, &dy, ops, grads));
+        CHECK(rel_err_d(GA, EA, MA, P * Q) <= 1e-12 && rel_err_d(GC, EC, MC, R * S) <= 1e-12,
+              "backward after an interrupted forward (stop after %d)", stop_after);
+        CHECK_OK(tn_plan_execute(plan, ops, &out));
+        CHECK(memcmp(Y, Y0, sizeof Y) == 0, "forward after an interrupt differs");
+    }
     CHECK_OK(tn_plan_destroy(plan));
 }
 

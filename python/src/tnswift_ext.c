@@ -13,6 +13,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
+#include <time.h>
 
 #include "tnswift.h"
 
@@ -191,6 +192,79 @@ shape_tuple_view(const Py_buffer *view)
         PyTuple_SET_ITEM(t, d, v);
     }
     return t;
+}
+
+/* -- Ctrl-C during long calls made with the GIL released ---------------------------------
+   On the main thread (the only one Python runs signal handlers on), a check the engine polls
+   between steps re-takes the GIL at most every 50 ms and runs the handlers: Ctrl-C then stops
+   the contraction and the call raises KeyboardInterrupt instead of finishing first. */
+
+static unsigned long main_thread_ident;
+
+typedef struct {
+    int active;
+    double next; /* monotonic seconds of the next look at the signal handlers */
+    PyObject *exc_type, *exc_value, *exc_tb; /* what a handler raised, re-raised afterwards */
+} interrupt_state;
+
+static double
+monotonic_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int
+interrupt_poll(void *context)
+{
+    interrupt_state *is = (interrupt_state *)context;
+    if (is->exc_type != NULL) {
+        return 1;
+    }
+    double now = monotonic_seconds();
+    if (now < is->next) {
+        return 0;
+    }
+    is->next = now + 0.05;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    if (PyErr_CheckSignals() < 0) {
+        PyErr_Fetch(&is->exc_type, &is->exc_value, &is->exc_tb);
+    }
+    PyGILState_Release(gil);
+    return is->exc_type != NULL;
+}
+
+/* With the GIL held, before releasing it. */
+static void
+interrupt_begin(interrupt_state *is)
+{
+    memset(is, 0, sizeof *is);
+    is->active = PyThread_get_thread_ident() == main_thread_ident;
+    if (is->active) {
+        is->next = monotonic_seconds() + 0.05;
+        tn_interrupt_check_set(interrupt_poll, is);
+    }
+}
+
+/* With the GIL held again: 0 when the call succeeded, else -1 with the exception set (what a
+   signal handler raised wins over the status). */
+static int
+interrupt_end(tn_module_state *st, interrupt_state *is, tn_status s)
+{
+    if (is->active) {
+        tn_interrupt_check_set(NULL, NULL);
+    }
+    if (is->exc_type != NULL) {
+        PyErr_Restore(is->exc_type, is->exc_value, is->exc_tb);
+        is->exc_type = is->exc_value = is->exc_tb = NULL;
+        return -1;
+    }
+    if (s != TN_OK) {
+        raise_status(st, s);
+        return -1;
+    }
+    return 0;
 }
 
 /* -- buffer helpers, one per argument kind -------------------------------- */
@@ -836,14 +910,19 @@ Plan_execute(PlanObject *self, PyObject *const *args, Py_ssize_t nargs)
     tn_status s;
     if (self->keep_gil) {
         s = tn_plan_execute(self->plan, f.tensors, &f.tensors[n]);
+        if (s != TN_OK) {
+            raise_status(st, s);
+            goto exit;
+        }
     } else {
+        interrupt_state is;
+        interrupt_begin(&is);
         Py_BEGIN_ALLOW_THREADS
         s = tn_plan_execute(self->plan, f.tensors, &f.tensors[n]);
         Py_END_ALLOW_THREADS
-    }
-    if (s != TN_OK) {
-        raise_status(st, s);
-        goto exit;
+        if (interrupt_end(st, &is, s) < 0) {
+            goto exit;
+        }
     }
     result = Py_None;
     Py_INCREF(result);
@@ -913,11 +992,12 @@ Plan_backward(PlanObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     if (any) {
         tn_status s;
+        interrupt_state is;
+        interrupt_begin(&is);
         Py_BEGIN_ALLOW_THREADS
         s = tn_plan_backward(self->plan, &f.tensors[2 * n], f.tensors, &f.tensors[n]);
         Py_END_ALLOW_THREADS
-        if (s != TN_OK) {
-            raise_status(st, s);
+        if (interrupt_end(st, &is, s) < 0) {
             goto exit;
         }
     }
@@ -2089,11 +2169,12 @@ Layer_forward(LayerObject *self, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     }
     tn_status s;
+    interrupt_state is;
+    interrupt_begin(&is);
     Py_BEGIN_ALLOW_THREADS
     s = tn_layer_forward(self->layer, (tn_dtype)dtype, &x.t, &y.t);
     Py_END_ALLOW_THREADS
-    if (s != TN_OK) {
-        raise_status(st, s);
+    if (interrupt_end(st, &is, s) < 0) {
         goto done;
     }
     Py_INCREF(Py_None);
@@ -2126,11 +2207,12 @@ Layer_backward(LayerObject *self, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     }
     tn_status s;
+    interrupt_state is;
+    interrupt_begin(&is);
     Py_BEGIN_ALLOW_THREADS
     s = tn_layer_backward(self->layer, (tn_dtype)dtype, &dy.t, &x.t, want_dx ? &dx.t : NULL);
     Py_END_ALLOW_THREADS
-    if (s != TN_OK) {
-        raise_status(st, s);
+    if (interrupt_end(st, &is, s) < 0) {
         goto done;
     }
     Py_INCREF(Py_None);
@@ -2987,10 +3069,12 @@ mod_model_forward(PyObject *module, PyObject *args)
     } else if (x.shape[1] != info.in_features || y.shape[1] != info.out_features || y.shape[0] != x.shape[0]) {
         PyErr_SetString(st->ShapeError, "model_forward: x must be (batch, in_features), y (batch, out_features)");
     } else {
+        interrupt_state is;
+        interrupt_begin(&is);
         Py_BEGIN_ALLOW_THREADS
         s = tn_model_forward(m, info.dtype, (int64_t)x.shape[0], x.buf, y.buf);
         Py_END_ALLOW_THREADS
-        result = s == TN_OK ? Py_NewRef(Py_None) : raise_status(st, s);
+        result = interrupt_end(st, &is, s) == 0 ? Py_NewRef(Py_None) : NULL;
     }
     PyBuffer_Release(&x);
     PyBuffer_Release(&y);
@@ -3107,6 +3191,20 @@ module_exec(PyObject *module)
                      "libtnswift implements ABI version %lu but this extension was built for "
                      "ABI version %lu; rebuild tnswift", (unsigned long)abi,
                      (unsigned long)TN_ABI_VERSION);
+        return -1;
+    }
+    /* Signal handlers run on the interpreter's main thread, wherever this import happens. */
+    PyObject *threading = PyImport_ImportModule("threading");
+    PyObject *main_thread = threading ? PyObject_CallMethod(threading, "main_thread", NULL) : NULL;
+    PyObject *ident = main_thread ? PyObject_GetAttrString(main_thread, "ident") : NULL;
+    Py_XDECREF(threading);
+    Py_XDECREF(main_thread);
+    if (ident == NULL) {
+        return -1;
+    }
+    main_thread_ident = PyLong_AsUnsignedLong(ident);
+    Py_DECREF(ident);
+    if (PyErr_Occurred()) {
         return -1;
     }
     tn_module_state *st = module_state(module);

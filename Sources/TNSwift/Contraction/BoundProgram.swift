@@ -57,9 +57,12 @@ final class BoundProgram<T: BLASScalar> {
         return true
     }
 
-    /// Runs the instructions over the slot table (caller slots already filled).
-    func run() {
+    /// Runs the instructions over the slot table (caller slots already filled). Returns false
+    /// when the thread's `InterruptCheck` stopped it part-way.
+    func run() -> Bool {
+        let check = InterruptCheck.current
         for instruction in instructions {
+            if let check, check.requested { return false }
             switch instruction {
             case .transfer(let sizes, let src, let ss, let dst, let ds):
                 TensorKernels.transfer(sizes: sizes, src: bases[src], srcStrides: ss, dst: bases[dst], dstStrides: ds, accumulate: false)
@@ -72,6 +75,7 @@ final class BoundProgram<T: BLASScalar> {
                 runGemm(g)
             }
         }
+        return true
     }
 
     private func runGemm(_ g: GemmCall) {

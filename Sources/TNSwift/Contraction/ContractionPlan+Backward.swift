@@ -123,10 +123,14 @@ extension ContractionPlan {
                         if st < 0 { lo += (size - 1) * st } else { hi += (size - 1) * st }
                     }
                     let throwaway = try Workspace<T>(count: hi - lo + 1)
-                    withExtendedLifetime(throwaway) {
+                    let completed = withExtendedLifetime(throwaway) { () -> Bool in
                         for i in 0..<operandCount { fwd.bases[i] = operands[i].base }
                         fwd.bases[outputSlot] = throwaway.pointer - lo
-                        fwd.run()
+                        return fwd.run()
+                    }
+                    guard completed else {
+                        forgetIntermediates()
+                        throw InterruptCheck.stopped
                     }
                 }
                 savedOperands = operands.map { UnsafeMutableRawPointer($0.base) }
@@ -142,7 +146,7 @@ extension ContractionPlan {
             for i in 0..<operandCount { program.bases[i] = operands[i].base }
             program.bases[dySlot] = dy.base
             for (i, g) in grads.enumerated() { if let g { program.bases[gradSlot(i)] = g.base } }
-            program.run()
+            guard program.run() else { throw InterruptCheck.stopped }
         }
     }
 }

@@ -96,7 +96,7 @@ extension ContractionPlan {
             if forward == nil || !forward!.matches(operands, out) {
                 forward = try bindForward(operandStrides: operands.map(\.strides), outStrides: out.strides)
             }
-            runForward(operands, out)
+            guard runForward(operands, out) else { throw InterruptCheck.stopped }
             lastCall = (operands, out)
         }
     }
@@ -105,11 +105,12 @@ extension ContractionPlan {
     /// of the previous successful `execute` (only the data pointers differ): the fast path for
     /// repeated calls from C, which skips building views. Returns false, doing nothing, when
     /// the description differs, there was no such call, or the output overlaps an operand.
+    /// - Throws: `TNError.interrupted` when the thread's `InterruptCheck` stopped the run.
     /// - Complexity: the forward FLOPs; no allocation.
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
-    public func executeIfRepeated(_ operands: UnsafePointer<TensorDescriptor>, _ out: UnsafePointer<TensorDescriptor>) -> Bool {
-        withLock {
+    public func executeIfRepeated(_ operands: UnsafePointer<TensorDescriptor>, _ out: UnsafePointer<TensorDescriptor>) throws -> Bool {
+        try withLock {
             guard var call = lastCall, let program = forward, program.matches(call.operands, call.out) else { return false }
             for i in 0..<operandCount where !operands[i].describes(call.operands[i]) { return false }
             guard out.pointee.describes(call.out) else { return false }
@@ -118,17 +119,21 @@ extension ContractionPlan {
             call.out.base = out.pointee.data!.assumingMemoryBound(to: T.self)
             lastCall = call
             if Overlap.any(call.out, call.operands) { return false }
-            runForward(call.operands, call.out)
+            guard runForward(call.operands, call.out) else { throw InterruptCheck.stopped }
             return true
         }
     }
 
-    /// Runs the bound forward program and remembers what its intermediates came from.
-    private func runForward(_ operands: [StridedView<T>], _ out: StridedView<T>) {
+    /// Runs the bound forward program and remembers what its intermediates came from; false,
+    /// with nothing remembered, when an interrupt check stopped it.
+    private func runForward(_ operands: [StridedView<T>], _ out: StridedView<T>) -> Bool {
         let program = forward!
         for i in 0..<operandCount { program.bases[i] = operands[i].base }
         program.bases[outputSlot] = out.base
-        program.run()
+        guard program.run() else {
+            forgetIntermediates()
+            return false
+        }
         if savedOperands.count != operandCount {
             savedOperands = [UnsafeMutableRawPointer?](repeating: nil, count: operandCount)
             lastAddresses = [UInt](repeating: 0, count: operandCount)
@@ -139,6 +144,14 @@ extension ContractionPlan {
         }
         if !savedStridesMatch(operands) { savedStrides = operands.map(\.strides) }
         if !intermediateOperands.isEmpty { savedFingerprints = fingerprints(operands) }
+        return true
+    }
+
+    /// After a partial run the kept intermediates describe nothing: backward must recompute.
+    func forgetIntermediates() {
+        lastCall = nil
+        savedOperands = []
+        savedStrides = []
     }
 
     /// The data pointer operand `i` had in the last `execute` (0 before any run).

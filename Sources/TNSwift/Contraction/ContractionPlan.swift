@@ -112,7 +112,6 @@ public final class ContractionPlan<T: BLASScalar> {
         for (i, shape) in shapes.enumerated() { _ = try checkedProduct(shape, what: "operand \(i)") }
         let outShape = expression.output.map { sizes[$0] }
         _ = try checkedProduct(outShape, what: "the output")
-        _ = try checkedProduct(Set(expression.inputs.joined()).map { sizes[$0] }, what: "the contraction's index space")
 
         // Physical layouts.
         var opLabels: [[Int]] = [], opDims: [[[Int]]] = []
@@ -130,12 +129,18 @@ public final class ContractionPlan<T: BLASScalar> {
         let optimizer = PathOptimizer(inputs: expression.inputs.map { LabelSet($0) }, output: LabelSet(expression.output),
                                       sizes: sizes.map(Double.init), memoryLimit: memoryLimit)
         let path = try steps.map { try optimizer.path(steps: $0) } ?? optimizer.path(strategy)
+        // Each kernel loops over its own index space: the whole one for a direct contraction,
+        // the union of the two operands' labels for a pairwise step.
+        if path.isDirect || path.steps.isEmpty {
+            _ = try checkedProduct(Set(expression.inputs.joined()).map { sizes[$0] }, what: "the contraction's index space")
+        }
         var nodes: [Int: [Int]] = [:]
         var phys = opLabels.map { Set($0) }
         for (s, (x, y)) in path.steps.enumerated() {
             let node = n + s
             let logical = path.nodeLabels[node]
             let present = phys[x].union(phys[y])
+            _ = try checkedProduct(present.map { sizes[$0] }, what: "the index space of step \(s)")
             let ordered = (0..<sizes.count).filter { present.contains($0) && logical.contains($0) }
             nodes[node] = ordered
             phys.append(Set(ordered))

@@ -52,6 +52,7 @@ final class WeightCache<T: LAPACKScalar> {
     /// Rebuilds W unless it was built from these very parameters.
     func refresh(_ parameters: [StridedView<T>]) throws {
         if isCurrent(parameters) { return }
+        built = false   // a build that throws part-way (an interrupt) leaves W describing nothing
         try build.run(parameters, into: weightView)
         remember(parameters)
         built = true

@@ -39,7 +39,7 @@ typedef enum tn_status {
     TN_ERR_MEMORY = 5,    /* allocation failed or a size overflows */
     TN_ERR_HANDLE = 6,    /* NULL, destroyed or foreign handle */
     TN_ERR_INTERNAL = 7,  /* a bug in tnswift: please report it */
-    TN_ERR_INTERRUPTED = 8 /* a progress callback asked a long operation to stop */
+    TN_ERR_INTERRUPTED = 8 /* a progress callback or an interrupt check stopped a long call */
 } tn_status;
 
 typedef enum tn_dtype {
@@ -146,6 +146,17 @@ tn_status tn_plan_last_operand_address(const tn_plan *plan, int64_t i, uintptr_t
     the default is OpenBLAS's default, which honours OPENBLAS_NUM_THREADS). 0 or less leaves it
     unchanged; *previous receives the old value (previous may be NULL). */
 tn_status tn_set_num_threads(int64_t n, int64_t *previous);
+
+/** A check that long calls made on this thread poll between their steps (each GEMM or copy
+    of tn_plan_execute, tn_plan_backward, tn_layer_forward/backward, tn_model_forward): when
+    it returns nonzero the call stops with TN_ERR_INTERRUPTED. The output is then unspecified;
+    plans and layers stay usable (kept intermediates are dropped and recomputed). One GEMM is
+    not split to poll, so a call stops once the step under way ends. */
+typedef int (*tn_interrupt_check)(void *context);
+
+/** Installs check (called with context) for the calling thread, replacing any other; NULL
+    removes it. The check runs on the calling thread, never on the engine's worker threads. */
+tn_status tn_interrupt_check_set(tn_interrupt_check check, void *context);
 
 /* ------------------------------------------------------------------------------------------
  * Decompositions
