@@ -5,6 +5,7 @@
 #   make bench   the benchmark (ratios against the anchors measured in the same run)
 #   make sanitize / make valgrind   the C tests under ASan+UBSan / valgrind memcheck
 #   make fuzz    the property tests' long profile (10,000 cases each) and 100,000-call leak runs
+#   make test-torch  installs PyTorch into .venv, then the PyTorch bridge's tests (tnswift.torch)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -15,7 +16,7 @@ LIB := $(LIBDIR)/libtnswift.so
 SWIFT_SOURCES := $(shell find Sources -type f) Package.swift
 PY_SOURCES := $(shell find python/src python/tnswift -type f -not -path '*/__pycache__/*') setup.py pyproject.toml
 
-.PHONY: all setup sysdeps datadeps lib test test-swift test-c test-python demo bench sanitize valgrind fuzz clean
+.PHONY: all setup sysdeps datadeps lib test test-swift test-c test-python test-torch demo bench sanitize valgrind fuzz clean
 
 all: setup
 
@@ -59,6 +60,12 @@ test-c: lib
 
 test-python: setup
 	$(PY) -m pytest -q python/tests
+
+# The PyTorch bridge. Not part of `make test`: torch from PyPI is the CUDA build (about 5 GB with
+# its nvidia-* and triton wheels; it runs on the CPU). bench/README.md names a CPU-only wheel.
+test-torch: setup
+	$(PY) -m pip install -q torch
+	$(PY) -m pytest -q python/tests/test_torch_bridge.py
 
 # The property tests with the long profile: 10,000 cases per target.
 fuzz: setup

@@ -324,7 +324,8 @@ def rel_err(a, ref) -> float:
 
 ANCHORS = ("numpy", "opt_einsum", "torch", "tensorly", "tltorch", "dense")
 VARIANTS = {"tnswift_out": "expr(*ops, out=)", "tnswift_alloc": "expr(*ops)",
-            "tnswift_einsum": "tnswift.einsum(...)"}
+            "tnswift_einsum": "tnswift.einsum(...)",
+            "tnswift_native": "same step in tnswift.nn + tnswift.optim (no torch)"}
 F32_TOL = 1e-3  # relative (Frobenius) error allowed against a float64 reference
 
 
@@ -708,6 +709,105 @@ def layer_workloads(st, rate, extra):
     return rows
 
 
+# --------------------------------------- BRIDGE: training steps through tnswift.torch
+
+def _sgd_step(module, x, dy, opt):
+    """One training step of a torch module: forward, backward of sum(y * dy), SGD step."""
+    def step():
+        x.grad = None
+        module(x).backward(dy)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    return step
+
+
+def bridge_rows(st, rate, extra):
+    """One SGD training step (forward, backward with dx, optimizer step) of the W1, W2 and W5b
+    layers through tnswift.torch, against the same layer in tltorch (W1 also against
+    torch.einsum on the TT cores, W5b against a dense torch Linear, as their layer rows do)."""
+    if tnswift is None or torch is None:
+        r = Row("BRIDGE", "bridge (needs tnswift and torch)", "step")
+        r.notes.append("tnswift or torch is not importable")
+        return [r]
+    try:
+        import tnswift.torch as tnt
+    except Exception as exc:
+        r = Row("BRIDGE", "bridge (tnswift.torch missing)", "step")
+        r.notes.append(_short(exc))
+        return [r]
+    tlt = _tltorch()
+    lr = 1e-7  # tiny: the parameters change every step (as in training) but stay O(1)
+    f32, f64 = torch.float32, torch.float64
+    cases = [
+        ("W1", "bridge W1 TT 4096->16 r8 b256 step", 256,
+         lambda: tnt.TTLinear((8,) * 4, (2,) * 4, 8, bias=False, dtype=f32),
+         lambda: tlt.FactorizedLinear((8,) * 4, (2,) * 4, bias=False, factorization="blocktt", rank=8,
+                                      implementation="factorized"), "einsum"),
+        ("W2", "bridge W2 CP 256->128 r100 b32 f64 step", 32,
+         lambda: tnt.CPLinear((4, 4, 16), (4, 4, 8), 100, bias=False, dtype=f64),
+         lambda: tlt.FactorizedLinear((4, 4, 16), (4, 4, 8), bias=False, factorization="cp", rank=100,
+                                      implementation="factorized").double(), None),
+    ] + [
+        ("W5b", f"bridge W5b TT 25088->4096 r4 b{b} step", b,
+         lambda: tnt.TTLinear((2, 7, 8, 8, 7, 4), (4,) * 6, 4, bias=False, dtype=f32),
+         lambda: tlt.FactorizedLinear((2, 7, 8, 8, 7, 4), (4,) * 6, bias=False, factorization="blocktt",
+                                      rank=4, implementation="factorized"), "dense")
+        for b in (1, 100)]
+    rows = []
+    for wid, label, batch, make, tl_make, extra_anchor in cases:
+        m = make()
+        dtype = m.layer.dtype
+        report = m.plan_report(batch)
+        row = Row(wid, label, "step", 3 * report.flops, "3x plan")
+        row.main_name = "bridge"
+        rng = np.random.default_rng(3)
+        x_np = rng.standard_normal((batch, m.in_features)).astype(dtype)
+        dy_np = rng.standard_normal((batch, m.out_features)).astype(dtype)
+        w64 = m.layer.to_dense().astype(np.float64)
+        row.check = rel_err(m(torch.from_numpy(x_np)).detach().numpy(), x_np.astype(np.float64) @ w64)
+        impls = {}
+        tx = torch.from_numpy(x_np).requires_grad_(True)  # dx too: the layer sits inside a network
+        tdy = torch.from_numpy(dy_np)
+        impls["tnswift"] = _sgd_step(m, tx, tdy, torch.optim.SGD(m.parameters(), lr=lr))
+        native = make().layer
+        native_opt = tnswift.optim.SGD([native], lr=lr)
+
+        def native_step(layer=native, opt=native_opt):
+            layer(x_np)
+            layer.backward(dy_np)
+            opt.step()
+        impls["tnswift_native"] = native_step
+        if tl_make is not None and tlt is not None:
+            try:
+                tl_layer = tl_make()
+                impls["tltorch"] = _sgd_step(tl_layer, tx.detach().clone().requires_grad_(True), tdy,
+                                             torch.optim.SGD(tl_layer.parameters(), lr=lr))
+            except Exception as exc:
+                row.times["tltorch"] = Failed(_short(exc))
+        if extra_anchor == "einsum":  # the TT cores as leaf tensors, contracted by torch.einsum
+            cores = [p.detach().clone().requires_grad_(True) for p in m.parameters()]
+            eq = "nabcd,xaei,ibfj,jcgk,kdhy->nefgh"
+            tcx = tx.detach().clone().requires_grad_(True)
+            opt_t = torch.optim.SGD(cores, lr=lr)
+
+            def torch_step():
+                tcx.grad = None
+                torch.einsum(eq, tcx.reshape(batch, 8, 8, 8, 8), *cores).reshape(batch, -1).backward(tdy)
+                opt_t.step()
+                opt_t.zero_grad(set_to_none=True)
+            impls["torch"] = torch_step
+        if extra_anchor == "dense":
+            dense = torch.nn.Linear(m.in_features, m.out_features, bias=False)
+            impls["dense"] = _sgd_step(dense, tx.detach().clone().requires_grad_(True), tdy,
+                                       torch.optim.SGD(dense.parameters(), lr=lr))
+        row.times.update(measure(impls, st))
+        row.notes.append("step = forward, backward of sum(y * dy) with dx, torch.optim.SGD step; "
+                         + ("rebuilds the weight" if report.reconstructs_weight else "factorized")
+                         + f" plan at b{batch}")
+        rows.append(row)
+    return rows
+
+
 # ---------------------------------------------------------------- W7: decompositions
 
 W7_TOL = 1e-9  # tnswift's relative error may exceed TensorLy's by at most this much
@@ -818,7 +918,7 @@ def w7_memory_row():
 
 
 WORKLOADS = {"W1": w1_rows, "W4": w4_rows, "W7": w7_rows, "W8": w8_rows, "W9": w9_rows,
-             "LAYERS": layer_workloads}
+             "LAYERS": layer_workloads, "BRIDGE": bridge_rows}
 
 
 # --------------------------------------------------------------------------- verdict
@@ -1093,7 +1193,8 @@ def main(argv=None):
     if variants:
         print("\ntnswift variants (ms; the table's column is the first):")
         for r in variants:
-            main_name = "expr(*ops, out=)" if "tnswift_alloc" in r.times else "expr(*ops)"
+            main_name = getattr(r, "main_name", None) or (
+                "expr(*ops, out=)" if "tnswift_alloc" in r.times else "expr(*ops)")
             parts = [f"{main_name} {fmt_time(r, 'tnswift')}"] + [
                 f"{VARIANTS[k]} {fmt_time(r, k)}" for k in VARIANTS if k in r.times]
             print(f"  {r.label:24s} " + " | ".join(parts))

@@ -12,6 +12,8 @@ Main entry points:
   ``TuckerLinear``, ``EinsumLayer``) with forward, backward and parameters as NumPy views;
   activations and losses.
 - :mod:`tnswift.optim` — SGD, Adam and AdamW updating those parameters in place.
+- :mod:`tnswift.torch` — the PyTorch bridge (einsum and the layers in torch autograd,
+  ``from_torch``); import it explicitly: ``import tnswift`` does not import torch.
 
 Every error is a :class:`TNError`; the subclasses also derive from the matching built-in
 exception (``ShapeError`` is a ``ValueError``, ``DTypeError`` a ``TypeError``, ...).
