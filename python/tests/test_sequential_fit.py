@@ -69,3 +69,22 @@ def test_fit_rejects_bad_arguments():
         nn.fit(m, opt, x, np.zeros(10, dtype=int), loss="hinge", progress=False)
     with pytest.raises(ArgumentError):
         nn.fit(m, opt, x, np.zeros(10, dtype=int), batch_size=0, progress=False)
+
+
+def test_backward_without_input_gradient_fills_the_same_parameter_gradients():
+    m = model()
+    x = rng.standard_normal((6, 16))
+    dy = rng.standard_normal((6, 3))
+    m(x)
+    dx = m.backward(dy)
+    full = {k: v.copy() for k, v in m.grads().items()}
+    m(x)
+    assert m.backward(dy, input_grad=False) is None
+    for k, v in m.grads().items():
+        np.testing.assert_array_equal(v, full[k])
+    layer = m.stages[0]
+    layer(x)
+    assert layer.backward(m.stages[1].backward(m.stages[2].backward(dy)), input_grad=False) is None
+    for k, v in layer.grads().items():
+        np.testing.assert_array_equal(v, full["0." + k])
+    assert dx.shape == x.shape

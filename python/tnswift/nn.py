@@ -219,9 +219,10 @@ class _Layer:
 
     __call__ = forward
 
-    def backward(self, dy):
+    def backward(self, dy, input_grad=True):
         """Gradients of ``sum(y * dy)`` for the last forward: fills :meth:`grads` (replacing
-        what was there) and returns dx, shaped like that forward's x."""
+        what was there) and returns dx, shaped like that forward's x — or, with
+        ``input_grad=False`` (a network's first layer), skips dx and returns None."""
         if self._x is None:
             raise ArgumentError("backward() needs a forward() first: the gradients are taken at "
                                 "the last forward's input")
@@ -230,6 +231,9 @@ class _Layer:
         if dy.shape != y_shape:
             raise ShapeError(f"dy has shape {dy.shape} but the last forward returned y of shape {y_shape}")
         dy2 = dy.reshape(y2_shape)
+        if not input_grad:
+            self._handle.backward(dy2, x2, None)
+            return None
         dx2 = np.empty(x2.shape, dtype=self.dtype)
         self._handle.backward(dy2, x2, dx2)
         return dx2.reshape(x.shape)

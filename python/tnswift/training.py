@@ -3,6 +3,8 @@
 The loop only orchestrates: every forward, backward, loss and update runs in the Swift core.
 """
 
+import functools
+import inspect
 import os
 import sys
 import time
@@ -34,9 +36,18 @@ class Sequential:
 
     __call__ = forward
 
-    def backward(self, dy):
-        """Gradients of sum(y * dy) for the last forward: fills every layer's grads(), returns dx."""
-        for s in reversed(self.stages):
+    def backward(self, dy, input_grad=True):
+        """Gradients of sum(y * dy) for the last forward: fills every layer's grads() and
+        returns dx — or, with ``input_grad=False``, skips the first stage's dx (the training
+        loop's case) and returns None."""
+        for i in range(len(self.stages) - 1, -1, -1):
+            s = self.stages[i]
+            if i == 0 and not input_grad:
+                if _takes_input_grad(s):
+                    s.backward(dy, input_grad=False)
+                    return None
+                s.backward(dy)
+                return None
             dy = s.backward(dy)
         return dy
 
@@ -93,6 +104,19 @@ class Sequential:
         return "Sequential(" + ", ".join(repr(s) for s in self.stages) + ")"
 
 
+def _takes_input_grad(stage):
+    """Whether ``stage.backward`` accepts ``input_grad`` (tnswift layers and Sequential do)."""
+    return _backward_takes_input_grad(type(stage))
+
+
+@functools.lru_cache(maxsize=None)
+def _backward_takes_input_grad(cls):
+    try:
+        return "input_grad" in inspect.signature(cls.backward).parameters
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
 def _set_mode(model, training):
     if hasattr(model, "train"):
         model.train(training)
@@ -144,7 +168,10 @@ def fit(model, optimizer, x, y, *, loss="cross_entropy", epochs=1, batch_size=12
         for i in range(0, len(x), batch_size):
             batch = order[i:i + batch_size]
             value, grad = criterion(model(x[batch]), y[batch])
-            model.backward(grad)
+            if _takes_input_grad(model):
+                model.backward(grad, input_grad=False)   # nobody needs d(loss)/d(images)
+            else:
+                model.backward(grad)
             optimizer.step()
             total += value * len(batch)
             seen += len(batch)
