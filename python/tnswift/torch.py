@@ -208,7 +208,7 @@ class _LayerFunction(torch.autograd.Function):
             # must run again first.
             if not _cached_input_is(layer, x_np):
                 layer(x_np)
-            dx = layer.backward(dy_np)
+            dx = layer.backward(dy_np, input_grad=needs[1])
             grads = layer.grads()
             # Copies: the layer overwrites its gradient buffers in its next backward.
             out = [torch.from_numpy(grads[name].copy()) if need else None
