@@ -808,6 +808,83 @@ def bridge_rows(st, rate, extra):
     return rows
 
 
+# ---------------------------------------------------------------- W3: CP convolution
+
+def _conv_reference(x, k):
+    """y of a stride-1, "same"-padded (odd kernel) convolution in float64, tap by tap."""
+    kh, kw = k.shape[2:]
+    xp = np.pad(x, ((0, 0), (0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2)))
+    h, w = x.shape[2:]
+    return sum(np.einsum("nchw,oc->nohw", xp[:, :, i:i + h, j:j + w], k[:, :, i, j]) for i in range(kh) for j in range(kw))
+
+
+def w3_rows(st, rate, extra):
+    """The seed's CP convolution (16 -> 32 channels, tensorized (4, 4) -> (4, 8), 3x3, rank 100,
+    padding "same", input 1x16x32x32, f64) against tltorch's FactorizedConv (CP, factorized
+    implementation) and a dense torch conv2d on the reconstructed kernel."""
+    nn = getattr(tnswift, "nn", None) if tnswift is not None else None
+    if nn is None or not hasattr(nn, "CPConv2d"):
+        r = Row("W3", "W3 CP conv (tnswift.nn.CPConv2d missing)", "fwd")
+        r.notes.append("tnswift.nn.CPConv2d is not importable")
+        return [r]
+    tlt = _tltorch()
+    layer = nn.CPConv2d((4, 4), (4, 8), 3, 100, padding="same", bias=False, dtype=np.float64)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1, 16, 32, 32))
+    dy = rng.standard_normal((1, 32, 32, 32))
+    kernel = layer.to_dense()
+    fl = 2.0 * 32 * 16 * 9 * 32 * 32
+    y_ref = _conv_reference(x, kernel)
+    rows = []
+    for kind in ("fwd", "fwd+bwd"):
+        row = Row("W3", f"W3 CP conv 16->32 3x3 r100 f64 {kind}", kind, fl if kind == "fwd" else 3 * fl,
+                  "dense conv" if kind == "fwd" else "3x dense conv",
+                  {"kind": "ratio", "value": 0.2, "anchor": "tltorch"} if kind == "fwd+bwd" else None)
+        impls = {}
+        if kind == "fwd":
+            impls["tnswift"] = lambda: layer(x)
+        else:
+            def tn_fb():
+                layer(x)
+                return layer.backward(dy)
+            impls["tnswift"] = tn_fb
+        if torch is not None:
+            tx = torch.from_numpy(x)
+            tdy = torch.from_numpy(dy)
+            tk = torch.from_numpy(kernel.copy()).requires_grad_(kind != "fwd")
+            txg = tx.clone().requires_grad_(True)
+            if kind == "fwd":
+                impls["dense"] = lambda: torch.nn.functional.conv2d(tx, tk, padding=1)
+            else:
+                def dense_fb():
+                    y = torch.nn.functional.conv2d(txg, tk, padding=1)
+                    return torch.autograd.grad(y, [txg, tk], tdy)
+                impls["dense"] = dense_fb
+            if tlt is not None:
+                try:
+                    tl_layer = tlt.FactorizedConv(16, 32, 3, order=2, rank=100, factorization="cp", padding=1,
+                                                  bias=False, implementation="factorized").double()
+                    if kind == "fwd":
+                        def tl_fwd():
+                            with torch.no_grad():
+                                return tl_layer(tx)
+                        impls["tltorch"] = tl_fwd
+                    else:
+                        txg3 = tx.clone().requires_grad_(True)
+                        tparams = list(tl_layer.parameters())
+
+                        def tl_fb():
+                            y = tl_layer(txg3)
+                            return torch.autograd.grad(y, [txg3] + tparams, tdy)
+                        impls["tltorch"] = tl_fb
+                except Exception as exc:
+                    row.times["tltorch"] = Failed(_short(exc))
+        row.times.update(measure(impls, st))
+        row.check = rel_err(layer(x), y_ref)
+        rows.append(row)
+    return rows
+
+
 # ---------------------------------------------------------------- W7: decompositions
 
 W7_TOL = 1e-9  # tnswift's relative error may exceed TensorLy's by at most this much
@@ -917,7 +994,7 @@ def w7_memory_row():
     return row
 
 
-WORKLOADS = {"W1": w1_rows, "W4": w4_rows, "W7": w7_rows, "W8": w8_rows, "W9": w9_rows,
+WORKLOADS = {"W1": w1_rows, "W3": w3_rows, "W4": w4_rows, "W7": w7_rows, "W8": w8_rows, "W9": w9_rows,
              "LAYERS": layer_workloads, "BRIDGE": bridge_rows}
 
 

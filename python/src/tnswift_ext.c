@@ -31,6 +31,7 @@ typedef struct {
     PyTypeObject *PlanType;
     PyTypeObject *LayerType;
     PyTypeObject *LayerBufferType;
+    PyTypeObject *ConvType;
 } tn_module_state;
 
 static inline tn_module_state *
@@ -2531,6 +2532,455 @@ done:
 }
 
 /* ------------------------------------------------------------------------- */
+/* Convolutions: the Conv object (a tn_conv handle). Its parameters and       */
+/* gradients are LayerBuffers whose owner is the Conv.                        */
+/* ------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    tn_conv *conv;
+    int dtype;
+} ConvObject;
+
+static int
+conv_check(ConvObject *self)
+{
+    if (self->conv == NULL) {
+        PyErr_SetString(layer_state((PyObject *)self)->TNError,
+                        "this Conv has no tn_conv handle (make convolutions with tnswift.nn)");
+        return -1;
+    }
+    return 0;
+}
+
+static void
+Conv_dealloc(ConvObject *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    if (self->conv != NULL) {
+        tn_conv_destroy(self->conv);
+    }
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+static PyObject *
+conv_wrap(tn_module_state *st, tn_conv *handle)
+{
+    tn_conv_info info;
+    tn_status s = tn_conv_info_get(handle, &info);
+    if (s != TN_OK) {
+        tn_conv_destroy(handle);
+        return raise_status(st, s);
+    }
+    ConvObject *self = PyObject_New(ConvObject, st->ConvType);
+    if (self == NULL) {
+        tn_conv_destroy(handle);
+        return NULL;
+    }
+    self->conv = handle;
+    self->dtype = info.dtype;
+    return (PyObject *)self;
+}
+
+static PyObject *
+Conv_info(ConvObject *self, PyObject *Py_UNUSED(ignored))
+{
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (conv_check(self) < 0) {
+        return NULL;
+    }
+    tn_conv_info i;
+    tn_status s = tn_conv_info_get(self->conv, &i);
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    return Py_BuildValue("{s:i,s:s,s:L,s:L,s:(LL),s:(LL),s:(LL),s:(LLLL),s:i,s:O,s:L,s:L,s:d}",
+                         "kind", (int)i.kind, "dtype", dtype_names[i.dtype],
+                         "in_channels", (long long)i.in_channels, "out_channels", (long long)i.out_channels,
+                         "kernel_size", (long long)i.kernel_size[0], (long long)i.kernel_size[1],
+                         "stride", (long long)i.stride[0], (long long)i.stride[1],
+                         "dilation", (long long)i.dilation[0], (long long)i.dilation[1],
+                         "padding", (long long)i.padding[0], (long long)i.padding[1],
+                         (long long)i.padding[2], (long long)i.padding[3],
+                         "padding_mode", (int)i.padding_mode, "has_bias", i.has_bias ? Py_True : Py_False,
+                         "n_params", (long long)i.n_params, "parameter_count", (long long)i.parameter_count,
+                         "compression", i.compression);
+}
+
+/* A LayerBuffer over one parameter or gradient of a Conv (keeps the Conv alive). */
+static PyObject *
+conv_buffer_new(tn_module_state *st, ConvObject *owner, void *data, const tn_layer_param *p)
+{
+    LayerBufferObject *b = PyObject_New(LayerBufferObject, st->LayerBufferType);
+    if (b == NULL) {
+        return NULL;
+    }
+    Py_INCREF(owner);
+    b->owner = (PyObject *)owner;
+    b->data = data;
+    b->dtype = owner->dtype;
+    b->ndim = (int)p->ndim;
+    Py_ssize_t item = dtype_itemsizes[owner->dtype], step = item;
+    for (int d = b->ndim - 1; d >= 0; d--) {
+        b->shape[d] = (Py_ssize_t)p->shape[d];
+        b->strides[d] = step;
+        step *= b->shape[d] > 0 ? b->shape[d] : 1;
+    }
+    b->len = (Py_ssize_t)p->size * item;
+    return (PyObject *)b;
+}
+
+/* [(name, data, grad)]: data and grad export the convolution's own memory. */
+static PyObject *
+Conv_parameters(ConvObject *self, PyObject *Py_UNUSED(ignored))
+{
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (conv_check(self) < 0) {
+        return NULL;
+    }
+    tn_conv_info info;
+    tn_status s = tn_conv_info_get(self->conv, &info);
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    PyObject *list = PyList_New((Py_ssize_t)info.n_params);
+    for (int64_t i = 0; list != NULL && i < info.n_params; i++) {
+        tn_layer_param p;
+        s = tn_conv_param_get(self->conv, i, &p);
+        if (s != TN_OK) {
+            Py_CLEAR(list);
+            return raise_status(st, s);
+        }
+        if (p.ndim > TN_MAX_DIMS) {
+            Py_CLEAR(list);
+            PyErr_Format(st->ShapeError, "parameter %s has %lld dimensions", p.name, (long long)p.ndim);
+            return NULL;
+        }
+        PyObject *data = conv_buffer_new(st, self, p.data, &p);
+        PyObject *grad = data ? conv_buffer_new(st, self, p.grad, &p) : NULL;
+        if (grad == NULL) {
+            Py_XDECREF(data);
+            Py_CLEAR(list);
+            return NULL;
+        }
+        PyObject *item = Py_BuildValue("(sNN)", p.name, data, grad);
+        if (item == NULL) {
+            Py_CLEAR(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+    }
+    return list;
+}
+
+/* output_shape((n, c, h, w)) -> (n, o, h', w') */
+static PyObject *
+Conv_output_shape(ConvObject *self, PyObject *arg)
+{
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (conv_check(self) < 0) {
+        return NULL;
+    }
+    int64_t *in = NULL;
+    if (arg == Py_None) {
+        PyErr_SetString(st->ArgumentError, "the input shape is None");
+        return NULL;
+    }
+    if (read_int_list(st, arg, "the input shape", 4, &in) < 0) {
+        return NULL;
+    }
+    int64_t out[4];
+    tn_status s = tn_conv_output_shape(self->conv, in, out);
+    PyMem_Free(in);
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    return shape_tuple_i64(out, 4);
+}
+
+static PyObject *
+Conv_forward(ConvObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "forward() takes 2 arguments (x, y), got %zd", nargs);
+        return NULL;
+    }
+    if (conv_check(self) < 0) {
+        return NULL;
+    }
+    int dtype = -1;
+    layer_arg x, y;
+    x.held = y.held = 0;
+    PyObject *result = NULL;
+    if (layer_arg_get(st, args[0], 0, "x", &dtype, &x) < 0
+        || layer_arg_get(st, args[1], 1, "y", &dtype, &y) < 0) {
+        goto done;
+    }
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_conv_forward(self->conv, (tn_dtype)dtype, &x.t, &y.t);
+    Py_END_ALLOW_THREADS
+    if (s != TN_OK) {
+        raise_status(st, s);
+        goto done;
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    layer_arg_release(&x);
+    layer_arg_release(&y);
+    return result;
+}
+
+static PyObject *
+Conv_backward(ConvObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "backward() takes 3 arguments (dy, x, dx), got %zd", nargs);
+        return NULL;
+    }
+    if (conv_check(self) < 0) {
+        return NULL;
+    }
+    int dtype = -1;
+    layer_arg dy, x, dx;
+    dy.held = x.held = dx.held = 0;
+    PyObject *result = NULL;
+    int want_dx = args[2] != Py_None;
+    if (layer_arg_get(st, args[0], 0, "dy", &dtype, &dy) < 0
+        || layer_arg_get(st, args[1], 0, "x", &dtype, &x) < 0
+        || (want_dx && layer_arg_get(st, args[2], 1, "dx", &dtype, &dx) < 0)) {
+        goto done;
+    }
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_conv_backward(self->conv, (tn_dtype)dtype, &dy.t, &x.t, want_dx ? &dx.t : NULL);
+    Py_END_ALLOW_THREADS
+    if (s != TN_OK) {
+        raise_status(st, s);
+        goto done;
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    layer_arg_release(&dy);
+    layer_arg_release(&x);
+    layer_arg_release(&dx);
+    return result;
+}
+
+static PyObject *
+Conv_dense_kernel(ConvObject *self, PyObject *out)
+{
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (conv_check(self) < 0) {
+        return NULL;
+    }
+    int dtype = -1;
+    layer_arg k;
+    PyObject *result = NULL;
+    if (layer_arg_get(st, out, 1, "out", &dtype, &k) < 0) {
+        goto done;
+    }
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_conv_dense_kernel(self->conv, (tn_dtype)dtype, &k.t);
+    Py_END_ALLOW_THREADS
+    if (s != TN_OK) {
+        raise_status(st, s);
+        goto done;
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    layer_arg_release(&k);
+    return result;
+}
+
+static PyMethodDef Conv_methods[] = {
+    {"info", (PyCFunction)Conv_info, METH_NOARGS,
+     "info()\n--\n\nA dict: kind, dtype, channels, kernel_size, stride, dilation, padding (top,\n"
+     "bottom, left, right as applied), padding_mode, has_bias, n_params, parameter_count,\n"
+     "compression."},
+    {"parameters", (PyCFunction)Conv_parameters, METH_NOARGS,
+     "parameters()\n--\n\n[(name, data, grad)]: buffers over the convolution's own storage (bias last)."},
+    {"output_shape", (PyCFunction)Conv_output_shape, METH_O,
+     "output_shape(input_shape, /)\n--\n\n(N, O, H', W') for an input (N, C, H, W)."},
+    {"forward", (PyCFunction)(void (*)(void))Conv_forward, METH_FASTCALL,
+     "forward(x, y, /)\n--\n\ny = conv2d(x, K) + b (the GIL is released)."},
+    {"backward", (PyCFunction)(void (*)(void))Conv_backward, METH_FASTCALL,
+     "backward(dy, x, dx, /)\n--\n\nFills the parameter gradients and dx (None to skip)."},
+    {"dense_kernel", (PyCFunction)Conv_dense_kernel, METH_O,
+     "dense_kernel(out, /)\n--\n\nWrites K (out_channels, in_channels, kh, kw) into out."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot Conv_slots[] = {
+    {Py_tp_doc, "A tn_conv handle (made by conv_create / conv_from_dense; see tnswift.nn)."},
+    {Py_tp_dealloc, Conv_dealloc},
+    {Py_tp_methods, Conv_methods},
+    {0, NULL},
+};
+
+static PyType_Spec Conv_spec = {
+    .name = "tnswift._ext.Conv",
+    .basicsize = sizeof(ConvObject),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = Conv_slots,
+};
+
+/* Fills the window, modes and ranks of a tn_conv_config; the int64 lists are PyMem blocks
+   the caller frees (conv_lists_free). */
+typedef struct {
+    int64_t *k, *stride, *dilation, *padding, *ins, *outs, *ranks;
+} conv_lists;
+
+static void
+conv_lists_free(conv_lists *l)
+{
+    PyMem_Free(l->k);
+    PyMem_Free(l->stride);
+    PyMem_Free(l->dilation);
+    PyMem_Free(l->padding);
+    PyMem_Free(l->ins);
+    PyMem_Free(l->outs);
+    PyMem_Free(l->ranks);
+}
+
+static int
+conv_config_fill(tn_module_state *st, tn_conv_config *c, conv_lists *l, PyObject *k_obj, PyObject *stride_obj,
+                 PyObject *dilation_obj, PyObject *padding_obj, PyObject *in_obj, PyObject *out_obj,
+                 PyObject *ranks_obj)
+{
+    memset(l, 0, sizeof *l);
+    if (read_int_list(st, k_obj, "kernel_size", 2, &l->k) < 0
+        || read_int_list(st, stride_obj, "stride", 2, &l->stride) < 0
+        || read_int_list(st, dilation_obj, "dilation", 2, &l->dilation) < 0
+        || read_int_list(st, padding_obj, "padding", 2, &l->padding) < 0
+        || read_int_list(st, in_obj, "in_modes", -1, &l->ins) < 0
+        || read_int_list(st, out_obj, "out_modes", -1, &l->outs) < 0
+        || read_int_list(st, ranks_obj, "ranks", -1, &l->ranks) < 0) {
+        return -1;
+    }
+    if (l->stride == NULL || l->dilation == NULL || l->padding == NULL) {
+        PyErr_SetString(st->ArgumentError, "stride, dilation and padding must be pairs of integers");
+        return -1;
+    }
+    if (l->k != NULL) {
+        c->kernel_size[0] = l->k[0];
+        c->kernel_size[1] = l->k[1];
+    }
+    c->stride[0] = l->stride[0];
+    c->stride[1] = l->stride[1];
+    c->dilation[0] = l->dilation[0];
+    c->dilation[1] = l->dilation[1];
+    c->padding[0] = l->padding[0];
+    c->padding[1] = l->padding[1];
+    c->n_in_modes = in_obj == Py_None ? 0 : PySequence_Size(in_obj);
+    c->in_modes = l->ins;
+    c->n_out_modes = out_obj == Py_None ? 0 : PySequence_Size(out_obj);
+    c->out_modes = l->outs;
+    c->n_ranks = ranks_obj == Py_None ? 0 : PySequence_Size(ranks_obj);
+    c->ranks = l->ranks;
+    return 0;
+}
+
+/* conv_create(kind, dtype, in_channels, out_channels, kernel_size, stride, dilation, padding,
+               padding_mode, in_modes, out_modes, ranks, bias, seed) */
+static PyObject *
+mod_conv_create(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    int kind, dtype, padding_mode, bias;
+    long long cin, cout;
+    PyObject *k_obj, *stride_obj, *dilation_obj, *padding_obj, *in_obj, *out_obj, *ranks_obj;
+    unsigned long long seed;
+    if (!PyArg_ParseTuple(args, "iiLLOOOOiOOOpK:conv_create", &kind, &dtype, &cin, &cout, &k_obj, &stride_obj,
+                          &dilation_obj, &padding_obj, &padding_mode, &in_obj, &out_obj, &ranks_obj, &bias, &seed)) {
+        return NULL;
+    }
+    tn_conv_config c;
+    memset(&c, 0, sizeof c);
+    conv_lists l;
+    PyObject *result = NULL;
+    if (conv_config_fill(st, &c, &l, k_obj, stride_obj, dilation_obj, padding_obj, in_obj, out_obj, ranks_obj) < 0) {
+        goto done;
+    }
+    c.kind = kind;
+    c.dtype = dtype;
+    c.in_channels = (int64_t)cin;
+    c.out_channels = (int64_t)cout;
+    c.padding_mode = padding_mode;
+    c.bias = bias;
+    c.seed = (uint64_t)seed;
+    tn_conv *handle = NULL;
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_conv_create(&c, &handle);
+    Py_END_ALLOW_THREADS
+    if (s != TN_OK) {
+        raise_status(st, s);
+        goto done;
+    }
+    result = conv_wrap(st, handle);
+done:
+    conv_lists_free(&l);
+    return result;
+}
+
+/* conv_from_dense(kind, kernel, bias, stride, dilation, padding, padding_mode, in_modes,
+                   out_modes, ranks, eps, n_iter_max): eps < 0 means not given; the dtype is
+   the kernel's. */
+static PyObject *
+mod_conv_from_dense(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    int kind, padding_mode;
+    PyObject *k_obj, *b_obj, *stride_obj, *dilation_obj, *padding_obj, *in_obj, *out_obj, *ranks_obj;
+    double eps;
+    long long n_iter_max;
+    if (!PyArg_ParseTuple(args, "iOOOOOiOOOdL:conv_from_dense", &kind, &k_obj, &b_obj, &stride_obj, &dilation_obj,
+                          &padding_obj, &padding_mode, &in_obj, &out_obj, &ranks_obj, &eps, &n_iter_max)) {
+        return NULL;
+    }
+    int dtype = -1;
+    layer_arg k, b;
+    k.held = b.held = 0;
+    tn_conv_config c;
+    memset(&c, 0, sizeof c);
+    conv_lists l;
+    memset(&l, 0, sizeof l);
+    PyObject *result = NULL;
+    if (layer_arg_get(st, k_obj, 0, "kernel", &dtype, &k) < 0
+        || (b_obj != Py_None && layer_arg_get(st, b_obj, 0, "bias", &dtype, &b) < 0)
+        || conv_config_fill(st, &c, &l, Py_None, stride_obj, dilation_obj, padding_obj, in_obj, out_obj,
+                            ranks_obj) < 0) {
+        goto done;
+    }
+    c.kind = kind;
+    c.dtype = dtype;
+    c.padding_mode = padding_mode;
+    tn_conv *handle = NULL;
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_conv_from_dense(&c, &k.t, b_obj == Py_None ? NULL : &b.t, eps, (int64_t)n_iter_max, &handle);
+    Py_END_ALLOW_THREADS
+    if (s != TN_OK) {
+        raise_status(st, s);
+        goto done;
+    }
+    result = conv_wrap(st, handle);
+done:
+    layer_arg_release(&k);
+    layer_arg_release(&b);
+    conv_lists_free(&l);
+    return result;
+}
+
+/* ------------------------------------------------------------------------- */
 /* Training kernels: activations, losses, optimizers                         */
 /* ------------------------------------------------------------------------- */
 
@@ -3127,6 +3577,14 @@ static PyMethodDef module_methods[] = {
      "layer_from_dense(kind, weight, bias, in_modes, out_modes, rank, eps, budget, n_iter_max,\n"
      "                 tol, /)\n--\n\n"
      "A Layer fitted to a dense weight; negative rank / eps / budget mean not given."},
+    {"conv_create", mod_conv_create, METH_VARARGS,
+     "conv_create(kind, dtype, in_channels, out_channels, kernel_size, stride, dilation, padding,\n"
+     "            padding_mode, in_modes, out_modes, ranks, bias, seed, /)\n--\n\n"
+     "A Conv with fresh parameters (tn_conv_create)."},
+    {"conv_from_dense", mod_conv_from_dense, METH_VARARGS,
+     "conv_from_dense(kind, kernel, bias, stride, dilation, padding, padding_mode, in_modes,\n"
+     "                out_modes, ranks, eps, n_iter_max, /)\n--\n\n"
+     "A Conv fitted to a dense kernel; eps < 0 means not given."},
     {"activation_forward", mod_activation_forward, METH_VARARGS,
      "activation_forward(kind, x, y, /)\n--\n\ny = f(x) (tn_activation kinds 0-4)."},
     {"activation_backward", mod_activation_backward, METH_VARARGS,
@@ -3257,6 +3715,19 @@ module_exec(PyObject *module)
         || add_object(module, "LayerBuffer", (PyObject *)st->LayerBufferType) < 0) {
         return -1;
     }
+    st->ConvType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &Conv_spec, NULL);
+    if (st->ConvType == NULL || add_object(module, "Conv", (PyObject *)st->ConvType) < 0) {
+        return -1;
+    }
+    if (PyModule_AddIntConstant(module, "CONV_DENSE", TN_CONV_DENSE) < 0
+        || PyModule_AddIntConstant(module, "CONV_CP", TN_CONV_CP) < 0
+        || PyModule_AddIntConstant(module, "CONV_TUCKER", TN_CONV_TUCKER) < 0
+        || PyModule_AddIntConstant(module, "CONV_TT", TN_CONV_TT) < 0
+        || PyModule_AddIntConstant(module, "CONV_PAD_EXPLICIT", TN_CONV_PAD_EXPLICIT) < 0
+        || PyModule_AddIntConstant(module, "CONV_PAD_SAME", TN_CONV_PAD_SAME) < 0
+        || PyModule_AddIntConstant(module, "CONV_PAD_VALID", TN_CONV_PAD_VALID) < 0) {
+        return -1;
+    }
     if (PyModule_AddIntConstant(module, "ABI_VERSION", TN_ABI_VERSION) < 0
         || PyModule_AddIntConstant(module, "FLOAT32", TN_FLOAT32) < 0
         || PyModule_AddIntConstant(module, "FLOAT64", TN_FLOAT64) < 0
@@ -3291,6 +3762,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->PlanType);
     Py_VISIT(st->LayerType);
     Py_VISIT(st->LayerBufferType);
+    Py_VISIT(st->ConvType);
     return 0;
 }
 
@@ -3307,6 +3779,7 @@ module_clear(PyObject *module)
     Py_CLEAR(st->PlanType);
     Py_CLEAR(st->LayerType);
     Py_CLEAR(st->LayerBufferType);
+    Py_CLEAR(st->ConvType);
     return 0;
 }
 

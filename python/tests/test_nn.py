@@ -376,3 +376,25 @@ def test_threads_match_single_threaded(rng):
     for th in threads:
         th.join()
     assert errors == []
+
+
+def test_backward_must_follow_its_forward_on_the_same_thread(rng):
+    """Two threads sharing one layer cannot silently take gradients at each other's input."""
+    for layer in (nn.TTLinear((4, 4), (2, 4), rank=2, dtype=np.float64), nn.ReLU(),
+                  nn.CPConv2d(2, 4, 3, rank=2, dtype=np.float64)):
+        x = rng.standard_normal((2, 2, 5, 5)) if isinstance(layer, nn.CPConv2d) else rng.standard_normal((3, 16))
+        y = layer(x)
+        result = []
+        t = threading.Thread(target=lambda: result.append(_raises(lambda: layer.backward(np.ones_like(y)))))
+        t.start()
+        t.join()
+        assert result == ["ArgumentError: another thread"], result
+        assert layer.backward(np.ones_like(y)).shape == x.shape   # the forward's own thread
+
+
+def _raises(call):
+    try:
+        call()
+    except ArgumentError as e:
+        return "ArgumentError: another thread" if "another thread" in str(e) else repr(e)
+    return "no error"

@@ -4,10 +4,13 @@ Activations keep their last input for ``backward``; losses return the mean loss 
 gradient with respect to the prediction, as PyTorch's ``reduction="mean"`` defines it.
 """
 
+import threading
+
 import numpy as np
 
 from . import _ext
 from ._ext import ArgumentError, ShapeError
+from ._forward_cache import check_same_thread
 from ._operands import as_float_array
 
 __all__ = ["Identity", "ReLU", "GELU", "Tanh", "Sigmoid", "cross_entropy", "mse_loss"]
@@ -27,6 +30,7 @@ class _Activation:
         y = np.empty_like(x)
         _ext.activation_forward(_KINDS[self.kind], x, y)
         self._x = x
+        self._x_thread = threading.get_ident()
         return y
 
     __call__ = forward
@@ -35,6 +39,7 @@ class _Activation:
         """f'(x) * dy for the last forward's x."""
         if self._x is None:
             raise ArgumentError(f"{type(self).__name__}.backward() needs a forward() first")
+        check_same_thread(self._x_thread, type(self).__name__)
         dy = np.ascontiguousarray(np.asarray(dy, dtype=self._x.dtype))
         if dy.shape != self._x.shape:
             raise ShapeError(f"dy has shape {dy.shape} but the last forward's x has shape {self._x.shape}")

@@ -21,17 +21,22 @@ the gradient of the loss with respect to that ``y``, fills every parameter gradi
 ``parameters()`` and ``grads()`` return NumPy arrays that *are* the layer's storage: an
 optimizer step written into them changes the layer, and they keep the storage alive after
 the layer object is gone. Forward and backward release the GIL; calls on one layer are
-serialised by the layer, different layers run in parallel.
+serialised by the layer, different layers run in parallel. A layer keeps its last forward's
+input for backward, so backward must come from the thread that made that forward (else
+ArgumentError): share a layer between threads for inference, train one per thread.
 """
 
 import json
 import os
+import threading
 
 import numpy as np
 
 from . import _ext
 from ._ext import ArgumentError, DTypeError, ShapeError
+from ._forward_cache import check_same_thread
 from .activations import GELU, Identity, ReLU, Sigmoid, Tanh, cross_entropy, mse_loss
+from .conv import Conv2d, CPConv2d, TTConv2d, TuckerConv2d
 from .decompose import _index, balanced_modes
 from .stages import Dropout, Flatten
 from .training import Sequential, fit
@@ -55,6 +60,10 @@ __all__ = [
     "TuckerLinear",
     "EinsumLayer",
     "PlanReport",
+    "Conv2d",
+    "CPConv2d",
+    "TuckerConv2d",
+    "TTConv2d",
 ]
 
 
@@ -215,6 +224,7 @@ class _Layer:
         y = np.empty(y2_shape, dtype=self.dtype)
         self._handle.forward(x2, y)
         self._x = (x, x2, y2_shape, y_shape)
+        self._x_thread = threading.get_ident()
         return y.reshape(y_shape)
 
     __call__ = forward
@@ -226,6 +236,7 @@ class _Layer:
         if self._x is None:
             raise ArgumentError("backward() needs a forward() first: the gradients are taken at "
                                 "the last forward's input")
+        check_same_thread(self._x_thread, type(self).__name__)
         x, x2, y2_shape, y_shape = self._x
         dy = self._input(dy, "dy")
         if dy.shape != y_shape:

@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 /** Bumped on every incompatible change of this header. */
-#define TN_ABI_VERSION 6
+#define TN_ABI_VERSION 7
 
 typedef enum tn_status {
     TN_OK = 0,
@@ -531,6 +531,130 @@ tn_status tn_optimizer_destroy(tn_optimizer *optimizer);
 tn_status tn_optimizer_step(tn_optimizer *optimizer, int64_t n, void *const *params, const void *const *grads);
 
 tn_status tn_optimizer_set_learning_rate(tn_optimizer *optimizer, double learning_rate);
+
+/* ------------------------------------------------------------------------------------------
+ * Convolutions
+ *
+ *   A tn_conv is a 2-D convolution on NCHW arrays with PyTorch's conv2d semantics
+ *   (cross-correlation, stride, zero padding, dilation): y = conv2d(x, K) + b, x (N, C, H, W),
+ *   y (N, O, H', W'). The kernel K (O, C, kh, kw) is dense (DENSE) or a tensor network over
+ *   the parameters: CP (channels optionally split into modes, O = prod out_modes and
+ *   C = prod in_modes), TUCKER (Tucker-2 on the channels) or TT (Garipov et al. 2016: a
+ *   spatial core and TT-matrix cores over the channel modes).
+ *
+ *   Parameters, in order (tn_conv_param_get index, name, shape):
+ *     DENSE   "weight" (O, C, kh, kw)
+ *     CP      "weights" (rank,), then "factor_k" (mode, rank) for the output-channel modes,
+ *             the input-channel modes, kh and kw:
+ *             K[o, c, i, j] = sum_r weights[r] prod U_out_k[o_k, r] prod U_in_k[c_k, r] U_h[i, r] U_w[j, r]
+ *     TUCKER  "core" (r_out, r_in, kh, kw), "factor_0" (O, r_out), "factor_1" (C, r_in):
+ *             K[o, c, i, j] = sum_ab factor_0[o, a] core[a, b, i, j] factor_1[c, b]
+ *     TT      "core_0" (kh, kw, r_0), then "core_k" (r_{k-1}, in_k, out_k, r_k), r_d = 1:
+ *             K[o, c, i, j] = sum core_0[i, j, r_0] core_1[r_0, c_1, o_1, r_1] ... core_d[.., c_d, o_d, 1]
+ *   and, when the layer has one, "bias" (O,) last. Parameters and gradients are described by
+ *   tn_layer_param (same meaning as for layers).
+ *
+ *   Each call takes its arrays' dtype, which must be the layer's (TN_ERR_DTYPE otherwise).
+ *   Arrays may have any element strides. A CP, TUCKER or TT layer runs either its own
+ *   structure (1x1 and depthwise or small convolutions on the factors) or the dense kernel
+ *   contracted from the parameters, whichever an estimate rates cheaper for the input shape.
+ *   Calls on one tn_conv are serialised; different ones run in parallel.
+ * ---------------------------------------------------------------------------------------- */
+
+typedef struct tn_conv tn_conv;
+
+typedef enum tn_conv_kind {
+    TN_CONV_DENSE = 0,
+    TN_CONV_CP = 1,
+    TN_CONV_TUCKER = 2,
+    TN_CONV_TT = 3
+} tn_conv_kind;
+
+typedef enum tn_conv_padding {
+    TN_CONV_PAD_EXPLICIT = 0,   /* padding[0] rows above and below, padding[1] columns each side */
+    TN_CONV_PAD_SAME = 1,       /* output size = input size (stride 1); an odd total pads one more
+                                   row / column at the bottom / right, as PyTorch */
+    TN_CONV_PAD_VALID = 2       /* no padding */
+} tn_conv_padding;
+
+/** What tn_conv_create builds (and, for tn_conv_from_dense, the window, modes and ranks). */
+typedef struct tn_conv_config {
+    int32_t kind;               /* tn_conv_kind */
+    int32_t dtype;              /* tn_dtype */
+    int64_t in_channels;        /* C; from_dense: 0 or the kernel's */
+    int64_t out_channels;       /* O; from_dense: 0 or the kernel's */
+    int64_t kernel_size[2];     /* (kh, kw); from_dense: 0 or the kernel's */
+    int64_t stride[2];          /* >= 1 */
+    int64_t dilation[2];        /* >= 1 */
+    int64_t padding[2];         /* >= 0, with TN_CONV_PAD_EXPLICIT */
+    int32_t padding_mode;       /* tn_conv_padding */
+    int32_t bias;               /* create: nonzero adds a bias (zero); from_dense: unused */
+    /* CP and TT: the channel modes (0 entries: one mode, the channel count). TT needs as
+       many input as output modes. */
+    int64_t n_in_modes;
+    const int64_t *in_modes;
+    int64_t n_out_modes;
+    const int64_t *out_modes;
+    /* CP: one rank. TUCKER: one (clipped to each side) or two (r_out, r_in). TT: one for
+       every rank, or d (r_0 spatial, then r_1 .. r_{d-1}); from_dense: one cap. DENSE: none. */
+    int64_t n_ranks;
+    const int64_t *ranks;
+    uint64_t seed;              /* the random initialisation (kernel variance of a dense init) */
+} tn_conv_config;
+
+typedef struct tn_conv_info {
+    int32_t kind;               /* tn_conv_kind */
+    int32_t dtype;              /* tn_dtype */
+    int64_t in_channels;
+    int64_t out_channels;
+    int64_t kernel_size[2];
+    int64_t stride[2];
+    int64_t dilation[2];
+    int64_t padding[4];         /* as applied: top, bottom, left, right */
+    int32_t padding_mode;       /* tn_conv_padding as configured */
+    int32_t has_bias;
+    int64_t n_params;           /* parameter arrays, the bias included */
+    int64_t parameter_count;    /* scalars, the bias included */
+    double compression;         /* dense parameter count (with bias) / parameter_count */
+} tn_conv_info;
+
+/** A convolution with fresh parameters (seeded). On success *conv receives a handle to
+    release with tn_conv_destroy. */
+tn_status tn_conv_create(const tn_conv_config *config, tn_conv **conv);
+
+/** A convolution fitted to a dense kernel (O, C, kh, kw) of config->dtype (copied; any
+    strides), with bias (O,) or NULL. The window (stride, padding, dilation) and the modes
+    come from config; the target is config's ranks (CP: the rank; TUCKER: one or two ranks;
+    TT: one cap on every rank) or eps >= 0 (||K - K_hat||_F <= eps ||K||_F; CP: the smallest
+    rank reaching it) -- exactly one of them (DENSE: neither; eps < 0 means "not given").
+    n_iter_max caps CP-ALS (default 500) or HOOI (default 50); <= 0 for the default. */
+tn_status tn_conv_from_dense(const tn_conv_config *config, const tn_tensor *kernel,
+                             const tn_tensor *bias, double eps, int64_t n_iter_max,
+                             tn_conv **conv);
+
+tn_status tn_conv_destroy(tn_conv *conv);
+
+tn_status tn_conv_info_get(const tn_conv *conv, tn_conv_info *info);
+
+/** Parameter i, 0 <= i < info.n_params (the bias last). */
+tn_status tn_conv_param_get(const tn_conv *conv, int64_t i, tn_layer_param *param);
+
+/** output_shape (4 values) = (N, O, H', W') for input_shape (N, C, H, W); TN_ERR_SHAPE when
+    the channels differ or the dilated kernel is larger than the padded input. */
+tn_status tn_conv_output_shape(const tn_conv *conv, const int64_t *input_shape,
+                               int64_t *output_shape);
+
+/** y = conv2d(x, K) + b; y (shaped by tn_conv_output_shape) must not overlap x. */
+tn_status tn_conv_forward(tn_conv *conv, tn_dtype dtype, const tn_tensor *x, const tn_tensor *y);
+
+/** Gradients of sum(y * dy) at input x: every parameter's gradient (and the bias's) is
+    overwritten, and dx (shaped like x; NULL to skip) receives dL/dx. dy with a NaN or an
+    infinity is TN_ERR_VALUE. */
+tn_status tn_conv_backward(tn_conv *conv, tn_dtype dtype, const tn_tensor *dy, const tn_tensor *x,
+                           const tn_tensor *dx);
+
+/** Writes K into *out, of shape (O, C, kh, kw), any strides. */
+tn_status tn_conv_dense_kernel(const tn_conv *conv, tn_dtype dtype, const tn_tensor *out);
 
 #ifdef __cplusplus
 }
