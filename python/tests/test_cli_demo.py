@@ -100,6 +100,7 @@ def test_demo_runs_end_to_end_in_small(tmp_path):
         assert r["compression"] >= 20 and r["hidden_params"] * r["compression"] == pytest.approx(dense["hidden_params"])
     assert all(0.5 < r["accuracy"] <= 1 for r in rows)
     assert "| TT rank 10 |" in text and "inference µs/image" in text
+    assert "CP conv net" in text and 0.5 < results_conv(tmp_path)["accuracy"] <= 1
     saved = nn.load(tmp_path / "tt_mlp.safetensors")
     assert type(saved.stages[0]) is nn.TTLinear
     results = json.loads((tmp_path / "results.json").read_text())
@@ -111,6 +112,10 @@ def test_demo_runs_end_to_end_in_small(tmp_path):
     else:
         png = (tmp_path / "accuracy_vs_params.png").read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10000
+
+
+def results_conv(directory):
+    return json.loads((directory / "results.json").read_text())["conv_net"]
 
 
 @needs_data
