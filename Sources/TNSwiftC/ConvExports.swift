@@ -267,9 +267,7 @@ private func convParameter<T>(_ l: ConvLayer<T>, _ h: ConvHandle, _ i: Int) -> C
         // Only reached when the layer has a bias (the handle lists it last).
         (data, grad) = (l.biasValues!, l.biasGradientValues!)
     }
-    return CLayerParam(name: UnsafePointer(h.names[i]), ndim: Int64(h.ndims[i]), shape: UnsafePointer(h.shapes[i]),
-                       size: Int64(data.count), data: UnsafeMutableRawPointer(data.baseAddress),
-                       grad: UnsafeMutableRawPointer(grad.baseAddress))
+    return h.table.entry(i, data: data, grad: grad)
 }
 
 /// `tn_conv_param_get`: name, shape and data / gradient pointers of parameter `i` (the bias

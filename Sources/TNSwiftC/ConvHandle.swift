@@ -20,9 +20,7 @@ final class ConvHandle {
     /// `tn_conv_padding` the layer was made with.
     let paddingMode: Int32
     /// One entry per parameter, the bias last under the name "bias".
-    let names: [UnsafeMutablePointer<CChar>]
-    let shapes: [UnsafeMutablePointer<Int64>]
-    let ndims: [Int]
+    let table: ParameterTable
 
     init(_ layer: Layer, kind: Int32, paddingMode: Int32) {
         self.layer = layer
@@ -34,18 +32,7 @@ final class ConvHandle {
         case .float32(let l): (names, shapes) = ConvHandle.entries(l)
         case .float64(let l): (names, shapes) = ConvHandle.entries(l)
         }
-        self.names = names.map { strdup($0)! }
-        self.ndims = shapes.map(\.count)
-        self.shapes = shapes.map { s in
-            let p = UnsafeMutablePointer<Int64>.allocate(capacity: s.count + 1)
-            for (k, n) in s.enumerated() { p[k] = Int64(n) }
-            return p
-        }
-    }
-
-    deinit {
-        names.forEach { free($0) }
-        shapes.forEach { $0.deallocate() }
+        table = ParameterTable(names: names, shapes: shapes)
     }
 
     private static func entries<T>(_ l: ConvLayer<T>) -> ([String], [[Int]]) {
@@ -58,7 +45,7 @@ final class ConvHandle {
     }
 
     /// The number of parameter entries, the bias included.
-    var count: Int { names.count }
+    var count: Int { table.count }
 
     nonisolated(unsafe) private static let live = LiveHandles<ConvHandle>(
         noun: "conv", origin: "tn_conv_create or tn_conv_from_dense")

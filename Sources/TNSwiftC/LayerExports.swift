@@ -283,9 +283,7 @@ private func parameterEntry<T>(_ l: EinsumLayer<T>, _ h: LayerHandle, _ i: Int) 
         // Only reached when the layer has a bias (the handle lists it last).
         (data, grad) = (l.biasValues!, l.biasGradientValues!)
     }
-    return CLayerParam(name: UnsafePointer(h.names[i]), ndim: Int64(h.ndims[i]), shape: UnsafePointer(h.shapes[i]),
-                       size: Int64(data.count), data: UnsafeMutableRawPointer(data.baseAddress),
-                       grad: UnsafeMutableRawPointer(grad.baseAddress))
+    return h.table.entry(i, data: data, grad: grad)
 }
 
 /// `tn_layer_param_get`: name, shape and data / gradient pointers of parameter `i` (the bias

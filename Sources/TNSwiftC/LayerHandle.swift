@@ -19,9 +19,7 @@ final class LayerHandle {
     /// `tn_layer_kind` the layer was made as.
     let kind: Int32
     /// One entry per parameter, the bias last under the name "bias".
-    let names: [UnsafeMutablePointer<CChar>]
-    let shapes: [UnsafeMutablePointer<Int64>]
-    let ndims: [Int]
+    let table: ParameterTable
 
     init(_ layer: Layer, kind: Int32) {
         self.layer = layer
@@ -32,19 +30,7 @@ final class LayerHandle {
         case .float32(let l): (names, shapes) = LayerHandle.entries(l)
         case .float64(let l): (names, shapes) = LayerHandle.entries(l)
         }
-        self.names = names.map { strdup($0)! }
-        self.ndims = shapes.map(\.count)
-        self.shapes = shapes.map { s in
-            // One spare slot so that a 0-dimensional shape still has a valid pointer.
-            let p = UnsafeMutablePointer<Int64>.allocate(capacity: s.count + 1)
-            for (k, n) in s.enumerated() { p[k] = Int64(n) }
-            return p
-        }
-    }
-
-    deinit {
-        names.forEach { free($0) }
-        shapes.forEach { $0.deallocate() }
+        table = ParameterTable(names: names, shapes: shapes)
     }
 
     private static func entries<T>(_ l: EinsumLayer<T>) -> ([String], [[Int]]) {
@@ -57,7 +43,7 @@ final class LayerHandle {
     }
 
     /// The number of parameter entries, the bias included.
-    var count: Int { names.count }
+    var count: Int { table.count }
 
     nonisolated(unsafe) private static let live = LiveHandles<LayerHandle>(
         noun: "layer", origin: "tn_layer_create or tn_layer_from_dense")

@@ -2084,19 +2084,21 @@ Layer_info(LayerObject *self, PyObject *Py_UNUSED(ignored))
     return d;
 }
 
+/* A LayerBuffer over one parameter or gradient of a layer or convolution (`owner`, kept
+   alive by the buffer), laid out C-contiguous as tn_layer_param describes it. */
 static PyObject *
-layer_buffer_new(tn_module_state *st, LayerObject *owner, void *data, const tn_layer_param *p)
+param_buffer_new(tn_module_state *st, PyObject *owner, int dtype, void *data, const tn_layer_param *p)
 {
     LayerBufferObject *b = PyObject_New(LayerBufferObject, st->LayerBufferType);
     if (b == NULL) {
         return NULL;
     }
     Py_INCREF(owner);
-    b->owner = (PyObject *)owner;
+    b->owner = owner;
     b->data = data;
-    b->dtype = owner->dtype;
+    b->dtype = dtype;
     b->ndim = (int)p->ndim;
-    Py_ssize_t item = dtype_itemsizes[owner->dtype], step = item;
+    Py_ssize_t item = dtype_itemsizes[dtype], step = item;
     for (int d = b->ndim - 1; d >= 0; d--) {
         b->shape[d] = (Py_ssize_t)p->shape[d];
         b->strides[d] = step;
@@ -2104,6 +2106,50 @@ layer_buffer_new(tn_module_state *st, LayerObject *owner, void *data, const tn_l
     }
     b->len = (Py_ssize_t)p->size * item;
     return (PyObject *)b;
+}
+
+/* tn_layer_param_get or tn_conv_param_get on the owner's handle. */
+typedef tn_status (*param_getter)(PyObject *owner, int64_t i, tn_layer_param *p);
+
+/* [(name, data, grad)] for n parameters: data and grad export the owner's own memory. */
+static PyObject *
+param_list(tn_module_state *st, PyObject *owner, int dtype, int64_t n, param_getter get)
+{
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    for (int64_t i = 0; list != NULL && i < n; i++) {
+        tn_layer_param p;
+        tn_status s = get(owner, i, &p);
+        if (s != TN_OK) {
+            Py_CLEAR(list);
+            return raise_status(st, s);
+        }
+        if (p.ndim > TN_MAX_DIMS) {
+            Py_CLEAR(list);
+            PyErr_Format(st->ShapeError, "parameter %s has %lld dimensions", p.name, (long long)p.ndim);
+            return NULL;
+        }
+        PyObject *data = param_buffer_new(st, owner, dtype, p.data, &p);
+        PyObject *grad = data ? param_buffer_new(st, owner, dtype, p.grad, &p) : NULL;
+        if (grad == NULL) {
+            Py_XDECREF(data);
+            Py_CLEAR(list);
+            return NULL;
+        }
+        /* "N" hands both references over, also when building the tuple fails. */
+        PyObject *item = Py_BuildValue("(sNN)", p.name, data, grad);
+        if (item == NULL) {
+            Py_CLEAR(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+    }
+    return list;
+}
+
+static tn_status
+layer_param_get(PyObject *owner, int64_t i, tn_layer_param *p)
+{
+    return tn_layer_param_get(((LayerObject *)owner)->layer, i, p);
 }
 
 /* [(name, data, grad)]: data and grad export the layer's own memory (LayerBuffer). */
@@ -2119,35 +2165,7 @@ Layer_parameters(LayerObject *self, PyObject *Py_UNUSED(ignored))
     if (s != TN_OK) {
         return raise_status(st, s);
     }
-    PyObject *list = PyList_New((Py_ssize_t)info.n_params);
-    for (int64_t i = 0; list != NULL && i < info.n_params; i++) {
-        tn_layer_param p;
-        s = tn_layer_param_get(self->layer, i, &p);
-        if (s != TN_OK) {
-            Py_CLEAR(list);
-            return raise_status(st, s);
-        }
-        if (p.ndim > TN_MAX_DIMS) {
-            Py_CLEAR(list);
-            PyErr_Format(st->ShapeError, "parameter %s has %lld dimensions", p.name, (long long)p.ndim);
-            return NULL;
-        }
-        PyObject *data = layer_buffer_new(st, self, p.data, &p);
-        PyObject *grad = data ? layer_buffer_new(st, self, p.grad, &p) : NULL;
-        if (grad == NULL) {
-            Py_XDECREF(data);
-            Py_CLEAR(list);
-            return NULL;
-        }
-        /* "N" hands both references over, also when building the tuple fails. */
-        PyObject *item = Py_BuildValue("(sNN)", p.name, data, grad);
-        if (item == NULL) {
-            Py_CLEAR(list);
-            return NULL;
-        }
-        PyList_SET_ITEM(list, (Py_ssize_t)i, item);
-    }
-    return list;
+    return param_list(st, (PyObject *)self, self->dtype, info.n_params, layer_param_get);
 }
 
 static PyObject *
@@ -2608,27 +2626,10 @@ Conv_info(ConvObject *self, PyObject *Py_UNUSED(ignored))
                          "compression", i.compression);
 }
 
-/* A LayerBuffer over one parameter or gradient of a Conv (keeps the Conv alive). */
-static PyObject *
-conv_buffer_new(tn_module_state *st, ConvObject *owner, void *data, const tn_layer_param *p)
+static tn_status
+conv_param_get(PyObject *owner, int64_t i, tn_layer_param *p)
 {
-    LayerBufferObject *b = PyObject_New(LayerBufferObject, st->LayerBufferType);
-    if (b == NULL) {
-        return NULL;
-    }
-    Py_INCREF(owner);
-    b->owner = (PyObject *)owner;
-    b->data = data;
-    b->dtype = owner->dtype;
-    b->ndim = (int)p->ndim;
-    Py_ssize_t item = dtype_itemsizes[owner->dtype], step = item;
-    for (int d = b->ndim - 1; d >= 0; d--) {
-        b->shape[d] = (Py_ssize_t)p->shape[d];
-        b->strides[d] = step;
-        step *= b->shape[d] > 0 ? b->shape[d] : 1;
-    }
-    b->len = (Py_ssize_t)p->size * item;
-    return (PyObject *)b;
+    return tn_conv_param_get(((ConvObject *)owner)->conv, i, p);
 }
 
 /* [(name, data, grad)]: data and grad export the convolution's own memory. */
@@ -2644,34 +2645,7 @@ Conv_parameters(ConvObject *self, PyObject *Py_UNUSED(ignored))
     if (s != TN_OK) {
         return raise_status(st, s);
     }
-    PyObject *list = PyList_New((Py_ssize_t)info.n_params);
-    for (int64_t i = 0; list != NULL && i < info.n_params; i++) {
-        tn_layer_param p;
-        s = tn_conv_param_get(self->conv, i, &p);
-        if (s != TN_OK) {
-            Py_CLEAR(list);
-            return raise_status(st, s);
-        }
-        if (p.ndim > TN_MAX_DIMS) {
-            Py_CLEAR(list);
-            PyErr_Format(st->ShapeError, "parameter %s has %lld dimensions", p.name, (long long)p.ndim);
-            return NULL;
-        }
-        PyObject *data = conv_buffer_new(st, self, p.data, &p);
-        PyObject *grad = data ? conv_buffer_new(st, self, p.grad, &p) : NULL;
-        if (grad == NULL) {
-            Py_XDECREF(data);
-            Py_CLEAR(list);
-            return NULL;
-        }
-        PyObject *item = Py_BuildValue("(sNN)", p.name, data, grad);
-        if (item == NULL) {
-            Py_CLEAR(list);
-            return NULL;
-        }
-        PyList_SET_ITEM(list, (Py_ssize_t)i, item);
-    }
-    return list;
+    return param_list(st, (PyObject *)self, self->dtype, info.n_params, conv_param_get);
 }
 
 /* output_shape((n, c, h, w)) -> (n, o, h', w') */

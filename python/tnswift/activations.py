@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _ext
 from ._ext import ArgumentError, ShapeError
-from ._forward_cache import check_same_thread
+from ._layer_base import check_same_thread
 from ._operands import as_float_array
 
 __all__ = ["Identity", "ReLU", "GELU", "Tanh", "Sigmoid", "cross_entropy", "mse_loss"]

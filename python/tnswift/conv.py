@@ -28,29 +28,14 @@ import numpy as np
 
 from . import _ext
 from ._ext import ArgumentError, DTypeError, ShapeError
-from ._forward_cache import check_same_thread
-from .decompose import _index, balanced_modes
+from ._arguments import dtype_code as _dtype_code, modes as _modes, positive as _positive, prod as _prod
+from ._arguments import rank_list as _ranks, seed as _seed
+from ._layer_base import ParameterViews, check_same_thread
+from .decompose import _index
 
 __all__ = ["Conv2d", "CPConv2d", "TuckerConv2d", "TTConv2d"]
 
 _PADDING_MODES = {"same": _ext.CONV_PAD_SAME, "valid": _ext.CONV_PAD_VALID}
-
-
-def _dtype_code(dtype):
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise DTypeError(f"dtype must be float32 or float64, not {dtype!r}") from None
-    if dt not in (np.float32, np.float64):
-        raise DTypeError(f"dtype must be float32 or float64, not {dt}")
-    return _ext.FLOAT32 if dt == np.float32 else _ext.FLOAT64
-
-
-def _positive(value, name):
-    v = _index(value, name)
-    if v < 1:
-        raise ArgumentError(f"{name} must be at least 1 (got {v})")
-    return v
 
 
 def _pair(value, name, minimum):
@@ -81,47 +66,7 @@ def _padding(value):
     return pair, _ext.CONV_PAD_EXPLICIT, pair
 
 
-def _modes(value, name, order):
-    """An int (split into ``order`` balanced modes) or a sequence of modes, as a tuple."""
-    if isinstance(value, (str, bytes)):
-        raise ArgumentError(f"{name} must be an integer or a sequence of integers, not {type(value).__name__}")
-    if hasattr(value, "__iter__"):
-        modes = tuple(_index(m, f"{name}[{i}]") for i, m in enumerate(value))
-        if not modes:
-            raise ShapeError(f"{name} is empty; a layer needs at least one mode")
-        if min(modes) < 1:
-            raise ShapeError(f"{name} {modes}: every mode must be at least 1")
-        return modes
-    n = _index(value, name)
-    if n < 1:
-        raise ShapeError(f"{name} must be at least 1 (got {n})")
-    return tuple(balanced_modes(n, _positive(order, "order")))
-
-
-def _prod(modes):
-    p = 1
-    for m in modes:
-        p *= m
-    return p
-
-
-def _ranks(rank, name):
-    if hasattr(rank, "__iter__") and not isinstance(rank, (str, bytes)):
-        ranks = [_positive(r, f"{name}[{i}]") for i, r in enumerate(rank)]
-        if not ranks:
-            raise ArgumentError(f"{name} is empty")
-        return ranks
-    return [_positive(rank, name)]
-
-
-def _seed(seed):
-    s = _index(seed, "seed")
-    if s < 0:
-        raise ArgumentError(f"seed must be non-negative (got {s})")
-    return s
-
-
-class _Conv:
+class _Conv(ParameterViews):
     """What every convolution shares; subclasses only build the handle."""
 
     _kind = None
@@ -161,32 +106,7 @@ class _Conv:
                                   bool(bias), _seed(seed))
         return handle, shown
 
-    # -- parameters
-
-    def parameters(self):
-        """``{name: array}``: views of the layer's parameters (the bias last, as "bias")."""
-        return {name: pair[0] for name, pair in self._arrays.items()}
-
-    def grads(self):
-        """``{name: array}``: views of the gradients the last :meth:`backward` wrote."""
-        return {name: pair[1] for name, pair in self._arrays.items()}
-
-    def zero_grad(self):
-        """Sets every gradient to zero."""
-        for _, grad in self._arrays.values():
-            grad[...] = 0
-
     # -- forward / backward
-
-    def _input(self, x, name):
-        if not isinstance(x, np.ndarray):
-            x = np.asarray(x)
-            if x.dtype.kind in "biuf":
-                x = x.astype(self.dtype, copy=False)
-        if x.dtype != self.dtype:
-            raise DTypeError(f"{name} has dtype {x.dtype} but the layer is {self.dtype}; "
-                             f"convert it with {name}.astype(np.{self.dtype})")
-        return x
 
     def output_shape(self, input_shape):
         """(N, out_channels, H', W') for an input of shape (N, in_channels, H, W)."""

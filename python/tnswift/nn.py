@@ -34,10 +34,12 @@ import numpy as np
 
 from . import _ext
 from ._ext import ArgumentError, DTypeError, ShapeError
-from ._forward_cache import check_same_thread
+from ._arguments import dtype_code as _code, layer_dtype as _layer_dtype, modes as _modes, positive as _positive
+from ._arguments import prod as _prod, rank_list as _rank_list, seed as _seed
+from ._layer_base import ParameterViews, check_same_thread
 from .activations import GELU, Identity, ReLU, Sigmoid, Tanh, cross_entropy, mse_loss
 from .conv import Conv2d, CPConv2d, TTConv2d, TuckerConv2d
-from .decompose import _index, balanced_modes
+from .decompose import _index
 from .stages import Dropout, Flatten
 from .training import Sequential, fit
 
@@ -69,59 +71,6 @@ __all__ = [
 
 # ---------------------------------------------------------------------------- helpers
 
-def _layer_dtype(dtype):
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise DTypeError(f"dtype must be float32 or float64, not {dtype!r}") from None
-    if dt not in (np.float32, np.float64):
-        raise DTypeError(f"dtype must be float32 or float64, not {dt}")
-    return dt
-
-
-def _positive(value, name):
-    v = _index(value, name)
-    if v < 1:
-        raise ArgumentError(f"{name} must be at least 1 (got {v})")
-    return v
-
-
-def _modes(value, name, order):
-    """An int (split into ``order`` balanced modes) or a sequence of modes, as a tuple."""
-    if isinstance(value, (str, bytes)):
-        raise ArgumentError(f"{name} must be an integer or a sequence of integers, not {type(value).__name__}")
-    if hasattr(value, "__iter__"):
-        modes = tuple(_index(m, f"{name}[{i}]") for i, m in enumerate(value))
-        if not modes:
-            raise ShapeError(f"{name} is empty; a layer needs at least one mode")
-        bad = [m for m in modes if m < 1]
-        if bad:
-            raise ShapeError(f"{name} {modes}: every mode must be at least 1")
-        return modes
-    n = _index(value, name)
-    if n < 1:
-        raise ShapeError(f"{name} must be at least 1 (got {n})")
-    return tuple(balanced_modes(n, _positive(order, "order")))
-
-
-def _prod(modes):
-    p = 1
-    for m in modes:
-        p *= m
-    return p
-
-
-def _rank_list(rank, name):
-    """An int or a sequence of ints, each at least 1."""
-    if hasattr(rank, "__iter__") and not isinstance(rank, (str, bytes)):
-        ranks = [_index(r, f"{name}[{i}]") for i, r in enumerate(rank)]
-        for r in ranks:
-            if r < 1:
-                raise ArgumentError(f"{name} {ranks}: every rank must be at least 1")
-        return ranks
-    return [_positive(rank, name)]
-
-
 class PlanReport:
     """How a layer's forward runs for one batch size (``str()`` gives the full text).
 
@@ -149,7 +98,7 @@ class PlanReport:
 
 # ---------------------------------------------------------------------------- base class
 
-class _Layer:
+class _Layer(ParameterViews):
     """What every layer shares; subclasses only build the handle."""
 
     _kind = None
@@ -176,32 +125,7 @@ class _Layer:
         layer._attach(handle)
         return layer
 
-    # -- parameters
-
-    def parameters(self):
-        """``{name: array}``: views of the layer's parameters (the bias last, as "bias")."""
-        return {name: pair[0] for name, pair in self._arrays.items()}
-
-    def grads(self):
-        """``{name: array}``: views of the gradients the last :meth:`backward` wrote."""
-        return {name: pair[1] for name, pair in self._arrays.items()}
-
-    def zero_grad(self):
-        """Sets every gradient to zero."""
-        for _, grad in self._arrays.values():
-            grad[...] = 0
-
     # -- forward / backward
-
-    def _input(self, x, name):
-        if not isinstance(x, np.ndarray):
-            x = np.asarray(x)
-            if x.dtype.kind in "biuf":
-                x = x.astype(self.dtype, copy=False)
-        if x.dtype != self.dtype:
-            raise DTypeError(f"{name} has dtype {x.dtype} but the layer is {self.dtype}; "
-                             f"convert it with {name}.astype(np.{self.dtype})")
-        return x
 
     def _shapes(self, x):
         """(x as passed to the engine, its y shape, the shape y is returned in)."""
@@ -350,17 +274,6 @@ class Linear(_Layer):
 
     def _describe(self):
         return f"in_features={self.in_features}, out_features={self.out_features}"
-
-
-def _seed(seed):
-    s = _index(seed, "seed")
-    if s < 0:
-        raise ArgumentError(f"seed must be non-negative (got {s})")
-    return s
-
-
-def _code(dtype):
-    return _ext.FLOAT32 if _layer_dtype(dtype) == np.float32 else _ext.FLOAT64
 
 
 class TTLinear(_Layer):
