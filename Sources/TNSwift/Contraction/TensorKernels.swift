@@ -44,17 +44,47 @@ enum TensorKernels {
         }
         // Two innermost loops run as plain loops; an odometer walks the rest.
         while n.count < 2 { n.insert(1, at: 0); ss.insert(0, at: 0); ds.insert(0, at: 0) }
+        // Large copies (the permutes between contraction steps) are memory-bound: split the
+        // outermost dimension over the workers, unless it is a reduction (parts would race).
+        let workers = ThreadSettings.workers
+        if workers > 1 && n.count > 2 && n[0] > 1 && ds[0] != 0 && n.reduce(1, &*) >= parallelTransfer {
+            let parts = Swift.min(n[0], workers)
+            let (sizes, sourceStrides, destinationStrides) = (n, ss, ds)
+            forEach(parts, parallel: true) { part in
+                let lo = sizes[0] * part / parts, hi = sizes[0] * (part + 1) / parts
+                var block = sizes
+                block[0] = hi - lo
+                transferLoops(n: block, ss: sourceStrides, ds: destinationStrides, src: src + lo &* sourceStrides[0],
+                              dst: dst + lo &* destinationStrides[0], add: add)
+            }
+            return
+        }
+        transferLoops(n: n, ss: ss, ds: ds, src: src, dst: dst, add: add)
+    }
+
+    /// Elements from which `transfer` spreads a copy over the workers.
+    static let parallelTransfer = 1 << 17
+
+    /// `transfer`'s loops over dimensions already ordered and merged (at least two).
+    private static func transferLoops<T: BLASScalar>(n: [Int], ss: [Int], ds: [Int], src: UnsafePointer<T>,
+                                                    dst: UnsafeMutablePointer<T>, add: Bool) {
         let d = n.count
         let n1 = n[d - 1], s1 = ss[d - 1], t1 = ds[d - 1]
         let n0 = n[d - 2], s0 = ss[d - 2], t0 = ds[d - 2]
-        let outer = d - 2
+        // Small inner blocks (a 4 x 4 transposed tile) get a third plain loop around them, so
+        // that the odometer below, which costs more than such a block, runs less often.
+        let third = d > 2 && n0 &* n1 < 256
+        let n2 = third ? n[d - 3] : 1, s2 = third ? ss[d - 3] : 0, t2 = third ? ds[d - 3] : 0
+        let outer = d - (third ? 3 : 2)
         var idx = [Int](repeating: 0, count: outer)
         var so = 0, dof = 0
         while true {
+          for i2 in 0..<n2 {
+            let blockSource = so &+ i2 &* s2, blockDestination = dof &+ i2 &* t2
             // Copies with a very short innermost run are unrolled: the loop overhead would
             // otherwise cost more than the data movement (e.g. moving pairs in W4's permute).
             if !add && n1 <= 4 {
-                var sp = src + so, tp = dst + dof
+                var sp = src + blockSource, tp = dst + blockDestination
                 switch n1 {
                 case 1:
                     for _ in 0..<n0 { tp[0] = sp[0]; sp += s0; tp += t0 }
@@ -69,8 +99,10 @@ enum TensorKernels {
                     }
                 }
             } else {
-                transferInner(n0: n0, s0: s0, t0: t0, n1: n1, s1: s1, t1: t1, src: src + so, dst: dst + dof, add: add)
+                transferInner(n0: n0, s0: s0, t0: t0, n1: n1, s1: s1, t1: t1, src: src + blockSource,
+                              dst: dst + blockDestination, add: add)
             }
+          }
             var k = outer - 1
             while k >= 0 {
                 idx[k] &+= 1
