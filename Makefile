@@ -69,7 +69,7 @@ test-torch: setup
 
 # The property tests with the long profile: 10,000 cases per target.
 fuzz: setup
-	TNSWIFT_FUZZ_PROFILE=long TNSWIFT_LEAK_CALLS=100000 $(PY) -m pytest -q python/tests/test_properties.py python/tests/test_leaks.py
+	TNSWIFT_FUZZ_PROFILE=long TNSWIFT_LEAK_CALLS=100000 $(PY) -m pytest -q --hypothesis-show-statistics python/tests/test_properties.py python/tests/test_leaks.py
 
 # The C tests built with AddressSanitizer (leaks included) and UBSan; any report fails them.
 sanitize: lib
