@@ -141,6 +141,48 @@ def test_layers_match_their_dense_weight(case):
     assert rel(layer.backward(dy), dy @ w.T) < 1e-11
 
 
+# ---------------------------------------------------------------------------- ncon
+
+@st.composite
+def networks(draw):
+    """A tensor network in the ncon convention: 1-4 tensors, bonds between two tensors or
+    within one (a trace), open legs numbered -1, -2, ...; with its einsum equivalent."""
+    n = draw(st.integers(1, 4))
+    legs = [[] for _ in range(n)]
+    sizes = {}
+    letters = iter(string.ascii_letters)
+    bonds = draw(st.integers(0, 4))
+    for b in range(1, bonds + 1):
+        i, j = draw(st.integers(0, n - 1)), draw(st.integers(0, n - 1))
+        if len(legs[i]) >= 4 or len(legs[j]) >= 4:
+            continue
+        sizes[b] = draw(st.integers(1, 4))
+        legs[i].append(b)
+        legs[j].append(b)
+    opened = 0
+    for i in range(n):
+        for _ in range(draw(st.integers(0 if legs[i] else 1, 2))):
+            opened += 1
+            sizes[-opened] = draw(st.integers(1, 4))
+            legs[i].append(-opened)
+    for i in range(n):
+        legs[i] = draw(st.permutations(legs[i]))
+    name = {label: next(letters) for label in sizes}
+    eq = ",".join("".join(name[l] for l in t) for t in legs) + "->" + "".join(name[-k] for k in range(1, opened + 1))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+    tensors = [rng.standard_normal([sizes[l] for l in t]) for t in legs]
+    return tensors, legs, eq
+
+
+@given(networks())
+def test_ncon_matches_numpy(case):
+    tensors, network, eq = case
+    got = tnswift.ncon(tensors, network)
+    want = np.einsum(eq, *tensors)
+    assert got.shape == want.shape
+    assert rel(got, want) <= 1e-12
+
+
 # ---------------------------------------------------------------------------- hostile model files
 
 _MODEL_BYTES = None
