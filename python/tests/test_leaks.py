@@ -47,6 +47,16 @@ with open(MODEL_FILE, "rb") as f, open(CORRUPT_FILE, "wb") as g:
     g.write(f.read()[:-5])
 
 
+CONV = nn.CPConv2d(2, 3, 3, rank=2, padding=1, dtype=np.float64)
+XC = rng.standard_normal((2, 2, 6, 6))
+DYC = rng.standard_normal((2, 3, 6, 6))
+
+
+def conv_lifecycle():
+    conv = nn.TuckerConv2d(2, 3, 3, rank=2, stride=2, dtype=np.float64)
+    conv.backward(np.ones_like(conv(XC)))
+
+
 def layer_lifecycle():
     layer = nn.CPLinear((4, 4), (2, 4), rank=3, dtype=np.float64)
     layer(XL)
@@ -84,13 +94,16 @@ ENTRY_POINTS = {
     "tucker": lambda: D.tucker(X3, [2, 2, 2], n_iter_max=2),
     "layer create/forward/backward/destroy": layer_lifecycle,
     "layer forward+backward": lambda: LAYER.backward(DYL) if LAYER(XL) is not None else None,
+    "conv create/forward/backward/destroy": conv_lifecycle,
+    "conv forward+backward": lambda: CONV.backward(DYC) if CONV(XC) is not None else None,
     "training step (model, loss, Adam)": training_step,
     "model save": lambda: MODEL.save(MODEL_FILE),
     "model load": lambda: nn.load(MODEL_FILE),
     "model load error": bad_load,
 }
 
-SLOW = ("parafac", "tucker", "tt round/inner/add", "model save", "model load", "layer create/forward/backward/destroy")
+SLOW = ("parafac", "tucker", "tt round/inner/add", "model save", "model load", "layer create/forward/backward/destroy",
+        "conv create/forward/backward/destroy")
 
 
 @pytest.mark.parametrize("name", list(ENTRY_POINTS))

@@ -183,6 +183,46 @@ def test_ncon_matches_numpy(case):
     assert rel(got, want) <= 1e-12
 
 
+# ---------------------------------------------------------------------------- convolutions
+
+@st.composite
+def convolutions(draw):
+    kind = draw(st.sampled_from(["dense", "cp", "tucker", "tt"]))
+    c, o = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = draw(st.sampled_from(["valid", "same", 0, 1, 2, (1, 0)]))
+    if padding == "same":
+        stride = (1, 1)
+    lo = [dilation[d] * (k[d] - 1) + 1 for d in range(2)]
+    h, w = draw(st.integers(lo[0], lo[0] + 4)), draw(st.integers(lo[1], lo[1] + 4))
+    n = draw(st.integers(1, 2))
+    return kind, c, o, k, stride, padding, dilation, (n, c, h, w), draw(st.integers(0, 2**31)), draw(st.booleans())
+
+
+@given(convolutions())
+def test_convolutions_match_a_reference_convolution(case):
+    from test_conv import ref_conv
+
+    kind, c, o, k, stride, padding, dilation, shape, seed, bias = case
+    common = dict(stride=stride, padding=padding, dilation=dilation, bias=bias, dtype=np.float64, seed=seed % 1000)
+    layer = {"dense": lambda: nn.Conv2d(c, o, k, **common),
+             "cp": lambda: nn.CPConv2d(c, o, k, rank=2, **common),
+             "tucker": lambda: nn.TuckerConv2d(c, o, k, rank=2, **common),
+             "tt": lambda: nn.TTConv2d(c, o, k, rank=2, **common)}[kind]()
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape)
+    y = layer(x)
+    b = layer.parameters()["bias"] if bias else None
+    dy = rng.standard_normal(y.shape)
+    want, dx_want, dk = ref_conv(x, layer.to_dense(), b, stride, padding, dilation, dy)
+    assert y.shape == want.shape and rel(y, want) <= 1e-10
+    assert rel(layer.backward(dy), dx_want) <= 1e-10
+    if kind == "dense":
+        assert rel(layer.grads()["weight"], dk) <= 1e-10
+
+
 # ---------------------------------------------------------------------------- hostile model files
 
 _MODEL_BYTES = None
