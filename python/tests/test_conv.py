@@ -352,3 +352,21 @@ def test_sequential_and_optimizer(rng):
         opt.step()
         losses.append(loss)
     assert losses[-1] < 0.5 * losses[0]
+
+
+@pytest.mark.parametrize("case", [0, 3, 6, 8])
+def test_backward_without_input_grad(case, rng):
+    """input_grad=False returns None and gives the same parameter gradients (bit for bit)."""
+    make, shape, padding = CASES[case]
+    layer = make(padding)
+    randomize(layer, rng)
+    x = rng.standard_normal(shape)
+    dy = rng.standard_normal(layer(x).shape)
+    dx = layer.backward(dy)
+    assert dx is not None and dx.shape == shape and np.abs(dx).max() > 0
+    full = {n: g.copy() for n, g in layer.grads().items()}
+    layer.zero_grad()
+    assert layer.backward(dy, input_grad=False) is None
+    for name, g in layer.grads().items():
+        assert np.abs(full[name]).max() > 0, name
+        assert np.array_equal(g, full[name]), name

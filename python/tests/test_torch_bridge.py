@@ -659,3 +659,318 @@ def test_to_tnswift_and_export(tmp_path):
                        (torch.nn.Flatten(0), "start_dim"), (torch.nn.Sequential(), "empty")]:
         with pytest.raises(ArgumentError, match=match):
             tt.to_tnswift(bad)
+
+
+# ---------------------------------------------------------------------------- convolutions
+
+def conv_kernel(module, params=None):
+    """K (O, C, kh, kw) contracted with torch.einsum from the documented parameter layouts
+    (``params`` defaults to the module's own): CP ``weights`` (R,), factors (mode, R) for the
+    output modes, the input modes, kh and kw; Tucker-2 ``core`` (r_out, r_in, kh, kw),
+    ``factor_0`` (O, r_out), ``factor_1`` (C, r_in); TT ``core_0`` (kh, kw, r_0) and
+    ``core_k`` (r_{k-1}, c_k, o_k, r_k); channel indices are their modes in C order."""
+    params = dict(module.named_parameters()) if params is None else params
+    if isinstance(module, tt.Conv2d):
+        return params["weight"]
+    if isinstance(module, tt.CPConv2d):
+        outs, ins = OUT[:len(module.out_modes)], IN[:len(module.in_modes)]
+        terms = ["R"] + [m + "R" for m in outs + ins + "uv"]
+        ops = [params["weights"]] + [params[f"factor_{k}"] for k in range(len(terms) - 1)]
+        k = torch.einsum(",".join(terms) + "->" + outs + ins + "uv", *ops)
+    elif isinstance(module, tt.TuckerConv2d):
+        k = torch.einsum("pquv,Op,Iq->OIuv", params["core"], params["factor_0"], params["factor_1"])
+    else:
+        d = len(module.in_modes)
+        outs, ins = OUT[:d], IN[:d]
+        terms = ["uv" + BOND[0]] + [BOND[k] + ins[k] + outs[k] + BOND[k + 1] for k in range(d)]
+        ops = [params[f"core_{k}"] for k in range(d + 1)]
+        k = torch.einsum(",".join(terms) + "->" + outs + ins + "uv", *ops)
+    return k.reshape(module.out_channels, module.in_channels, *module.kernel_size)
+
+
+def conv_reference(module, x, params=None):
+    """torch's conv2d with the kernel rebuilt by conv_kernel (plain torch ops throughout)."""
+    params = dict(module.named_parameters()) if params is None else params
+    padding = module.padding if isinstance(module.padding, str) else tuple(module.padding)
+    return torch.nn.functional.conv2d(x, conv_kernel(module, params), params.get("bias"), stride=module.stride,
+                                      padding=padding, dilation=module.dilation)
+
+
+# (constructor, input shape): stride 1 and 2, padding 1 / "same" / pairs, dilation 2 once.
+CONVS = {
+    "conv": (lambda bias: tt.Conv2d(2, 3, 3, padding=1, bias=bias, dtype=F64, seed=1), (1, 2, 5, 5)),
+    "cp": (lambda bias: tt.CPConv2d(2, (2, 2), 3, 3, stride=2, padding=1, bias=bias, dtype=F64, seed=2),
+           (1, 2, 5, 5)),
+    "tucker": (lambda bias: tt.TuckerConv2d(2, 3, 3, (2, 2), padding="same", dilation=2, bias=bias, dtype=F64,
+                                            seed=3), (1, 2, 5, 5)),
+    "tt": (lambda bias: tt.TTConv2d((2, 1), (1, 3), (3, 2), (2, 2), stride=(2, 1), padding=(1, 0), bias=bias,
+                                    dtype=F64, seed=4), (1, 2, 5, 5)),
+}
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
+@pytest.mark.parametrize("kind", list(CONVS))
+def test_conv_values_kernel_and_gradcheck(kind, bias):
+    make, shape = CONVS[kind]
+    m = randomize(make(bias))
+    assert ("bias" in dict(m.named_parameters())) == bias
+    # The einsum formula is the layer's kernel, and the output is torch's conv2d with it.
+    torch.testing.assert_close(m.to_dense(), conv_kernel(m).detach(), rtol=1e-12, atol=1e-13)
+    x = randn(*shape, grad=True, seed=7)
+    y = m(x)
+    assert y.shape == m.output_shape(shape) and y.dtype == F64
+    ref = torch.nn.functional.conv2d(x, m.to_dense(), m.bias if bias else None, stride=m.stride,
+                                     padding=m.padding if isinstance(m.padding, str) else m.padding,
+                                     dilation=m.dilation)
+    torch.testing.assert_close(y, ref, rtol=1e-12, atol=1e-12)
+    assert gradcheck(lambda x, *p: m(x), (x, *m.parameters()))
+
+
+@pytest.mark.parametrize("kind", list(CONVS))
+def test_conv_parameters_share_storage_and_gradients_match_torch(kind):
+    make, shape = CONVS[kind]
+    m = randomize(make(True), seed=1)
+    arrays = m.layer.parameters()
+    for name, p in m.named_parameters():
+        assert p.data_ptr() == arrays[name].__array_interface__["data"][0]
+    x = randn(2, *shape[1:], seed=2)
+    before = m.layer(x.numpy()).copy()
+    first = next(n for n, _ in m.named_parameters())
+    with torch.no_grad():
+        getattr(m, first).mul_(-2.0)                   # an in-place torch change ...
+    after = m.layer(x.numpy())                         # ... changes tnswift's own forward
+    assert np.abs(after - before).max() > 1e-3
+    np.testing.assert_allclose(after, conv_reference(m, x).detach().numpy(), rtol=1e-12, atol=1e-12)
+
+    xg = x.clone().requires_grad_(True)
+    dy = randn(*m.output_shape(x.shape), seed=3)
+    m(xg).backward(dy)
+    ref = {n: p.detach().clone().requires_grad_(True) for n, p in m.named_parameters()}
+    xr = x.clone().requires_grad_(True)
+    conv_reference(m, xr, ref).backward(dy)
+    torch.testing.assert_close(xg.grad, xr.grad, rtol=1e-11, atol=1e-12)
+    for n, p in m.named_parameters():
+        torch.testing.assert_close(p.grad, ref[n].grad, rtol=1e-11, atol=1e-12)
+    # Without an input gradient (input_grad=False inside) the parameter gradients are the same.
+    m.zero_grad()
+    m(x).backward(dy)
+    for n, p in m.named_parameters():
+        torch.testing.assert_close(p.grad, ref[n].grad, rtol=1e-11, atol=1e-12)
+
+
+def test_conv_two_forwards_before_backward():
+    """A convolution caches its last input (an array, not a tuple): an older graph re-runs."""
+    make, shape = CONVS["tt"]
+    m = randomize(make(True), seed=2)
+    x1, x2 = randn(*shape, grad=True, seed=1), randn(2, *shape[1:], grad=True, seed=2)
+    y1, y2 = m(x1), m(x2)
+    d1 = randn(*y1.shape, seed=3)
+    got = torch.autograd.grad(y1, [x1, *m.parameters()], d1)
+    ref = {n: p.detach().clone().requires_grad_(True) for n, p in m.named_parameters()}
+    xr = x1.detach().clone().requires_grad_(True)
+    want = torch.autograd.grad(conv_reference(m, xr, ref), [xr, *ref.values()], d1)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-11, atol=1e-12)
+    del y2
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_conv_training_through_the_bridge_equals_plain_torch(optimizer):
+    model = torch.nn.Sequential(
+        tt.CPConv2d(2, (2, 2), 3, 3, padding=1, dtype=F64, seed=1), torch.nn.Tanh(),
+        tt.TTConv2d((2, 2), (3, 1), 3, (2, 2), stride=2, padding="valid", dtype=F64, seed=2), torch.nn.Tanh(),
+        tt.TuckerConv2d(3, 2, (2, 3), (2, 2), padding=(1, 1), dilation=(1, 2), dtype=F64, seed=3), torch.nn.Tanh(),
+        tt.Conv2d(2, 1, 2, dtype=F64, seed=4))
+    layers = list(model[::2])
+    ref = [{n: p.detach().clone().requires_grad_(True) for n, p in m.named_parameters()} for m in layers]
+    start = [{n: p.detach().clone() for n, p in m.named_parameters()} for m in layers]
+
+    def reference(x):
+        for i, (m, r) in enumerate(zip(layers, ref)):
+            x = conv_reference(m, x, r)
+            if i < len(layers) - 1:
+                x = torch.tanh(x)
+        return x
+
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.standard_normal((4, 2, 9, 9)))
+    target = torch.from_numpy(rng.standard_normal(tuple(model(x).shape)))
+    make = {"sgd": lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9),
+            "adam": lambda p: torch.optim.Adam(p, lr=1e-2)}[optimizer]
+    opt, opt_ref = make(model.parameters()), make([p for d in ref for p in d.values()])
+    losses = []
+    for _ in range(30):
+        for o, f in ((opt, model), (opt_ref, reference)):
+            loss = torch.nn.functional.mse_loss(f(x), target)
+            o.zero_grad()
+            loss.backward()
+            o.step()
+            losses.append(loss.item())
+    assert losses[-2] < 0.95 * losses[0]                      # it did train
+    for m, r, s in zip(layers, ref, start):
+        for n, p in m.named_parameters():
+            assert not torch.allclose(p, s[n], rtol=1e-4)     # the parameters moved
+            torch.testing.assert_close(p.detach(), r[n].detach(), rtol=1e-9, atol=1e-12)
+            np.testing.assert_array_equal(m.layer.parameters()[n], p.detach().numpy())
+
+
+def _irregular_conv(kind):
+    """Convolutions from from_dense (ranks chosen by eps, configured padding kept)."""
+    k = randn(6, 4, 3, 3, seed=5)
+    b = randn(6, seed=6)
+    return {"conv": lambda: tt.Conv2d.from_dense(k, b, padding="same"),
+            "cp": lambda: tt.CPConv2d.from_dense(k, b, rank=5, in_modes=(2, 2), out_modes=(3, 2), stride=2),
+            "tucker": lambda: tt.TuckerConv2d.from_dense(k, b, eps=0.5, padding=(1, 0)),
+            "tt": lambda: tt.TTConv2d.from_dense(k, b, eps=0.3, in_modes=(2, 2), out_modes=(2, 3), dilation=2,
+                                                 padding="valid")}[kind]()
+
+
+@pytest.mark.parametrize("kind", list(CONVS))
+def test_conv_state_dict_pickle_and_deepcopy(kind):
+    a = randomize(CONVS[kind][0](True), seed=1)
+    b = CONVS[kind][0](True)
+    x = randn(2, *CONVS[kind][1][1:], seed=2)
+    assert not torch.allclose(a(x), b(x))
+    buf = io.BytesIO()
+    torch.save(a.state_dict(), buf)
+    buf.seek(0)
+    b.load_state_dict(torch.load(buf, weights_only=True))
+    torch.testing.assert_close(b(x), a(x), rtol=1e-13, atol=1e-14)
+    for name, arr in b.layer.parameters().items():
+        assert getattr(b, name).data_ptr() == arr.__array_interface__["data"][0]
+
+    for source in (a, _irregular_conv(kind)):
+        model = torch.nn.Sequential(source, torch.nn.ReLU())
+        xs = randn(2, source.in_channels, 7, 6, seed=3)
+        buf = io.BytesIO()
+        torch.save(model, buf)
+        buf.seek(0)
+        for other in (torch.load(buf, weights_only=False), copy.deepcopy(model)):
+            layer = other[0]
+            assert type(layer) is type(source) and layer.layer is not source.layer
+            assert repr(layer.layer) == repr(source.layer)   # window, modes, ranks, dtype kept
+            torch.testing.assert_close(other(xs), model(xs), rtol=1e-13, atol=1e-14)
+            with torch.no_grad():
+                layer.bias.add_(1.0)                         # the copy is independent and live
+            torch.testing.assert_close(other(xs), torch.relu(source(xs) + 1.0), rtol=1e-12, atol=1e-12)
+
+
+def test_conv_wrap_from_dense_float32_and_input_errors():
+    layer = tnswift.nn.TuckerConv2d(3, 4, 3, 2, padding=1, dtype=np.float32, seed=1)
+    m = tt.wrap(layer)
+    assert type(m) is tt.TuckerConv2d and m.layer is layer and m.ranks == (2, 2)
+    assert (m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding, m.dilation) == \
+        (3, 4, (3, 3), (1, 1), (1, 1), (1, 1))
+    x = torch.randn(2, 3, 5, 5)
+    torch.testing.assert_close(m(x), torch.nn.functional.conv2d(x, m.to_dense(), m.bias, padding=1),
+                               rtol=1e-5, atol=1e-5)
+    with pytest.raises(ArgumentError, match="CPConv2d.wrap takes a tnswift.nn.CPConv2d"):
+        tt.CPConv2d.wrap(layer)
+    with pytest.raises(DTypeError, match="float64"):
+        m(x.double())
+    with pytest.raises(ShapeError, match="channels"):
+        m(torch.randn(2, 4, 5, 5))
+    with pytest.raises(ShapeError):
+        m(torch.randn(3, 5, 5))
+    with pytest.raises(tt.DeviceError):
+        m(torch.empty(2, 3, 5, 5, device="meta"))
+    with pytest.raises(DTypeError, match="build the module with dtype=torch.float64"):
+        m.double()
+
+
+# -- torch.nn.Conv2d conversions
+
+def _cnn(dtype=F64):
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.ReLU(),
+                               torch.nn.Conv2d(4, 6, 3, stride=2, bias=False), torch.nn.Flatten(),
+                               torch.nn.Linear(6 * 3 * 3, 5)).to(dtype)
+
+
+@pytest.mark.parametrize("fmt,kwargs,cls", [("tt", {"rank": 1000}, tt.TTConv2d), ("cp", {"rank": 60}, tt.CPConv2d),
+                                            ("tucker", {"rank": 1000}, tt.TuckerConv2d),
+                                            ("linear", {}, tt.Conv2d)])
+def test_from_torch_converts_convolutions(fmt, kwargs, cls):
+    model = _cnn()
+    x = randn(3, 2, 8, 8, seed=1)
+    new, report = tt.from_torch(model, fmt, **kwargs)
+    assert [type(m) for m in new][:3] == [cls, torch.nn.ReLU, cls]
+    assert type(model[0]) is torch.nn.Conv2d                          # a copy was changed
+    assert new[2].stride == (2, 2) and new[0].padding == (1, 1) and not new[2].layer.bias
+    torch.testing.assert_close(new(x), model(x), rtol=1e-8, atol=1e-8)
+    assert [(r.name, r.kind) for r in report] == [("0", "Conv2d"), ("2", "Conv2d"), ("4", "Linear")]
+    assert [(r.in_features, r.out_features) for r in report] == [(2, 4), (4, 6), (54, 5)]
+    assert [r.params_before for r in report] == [4 * 2 * 9 + 4, 6 * 4 * 9, 54 * 5 + 5]
+    assert [r.params_after for r in report[:2]] == [new[0].n_params, new[2].n_params]
+    for r in report:
+        assert r.compression == pytest.approx(r.params_before / r.params_after)
+        assert 0 <= r.rel_error < 1e-9
+    lines = str(report).splitlines()
+    assert lines[0].split()[-1] == "kind" and lines[1].split()[-1] == "Conv2d"
+    # The converted model trains through the bridged convolutions.
+    new(x).sum().backward()
+    assert all(p.grad is not None for p in new[0].parameters())
+
+
+def test_from_torch_truncated_convolutions_options_and_opt_out():
+    model = _cnn()
+    new, report = tt.from_torch(model, "tt", eps=0.5, conv_options={"order": 1})
+    assert new[0].in_modes == (2,) and new[2].in_modes == (4,)
+    for r, i in zip(report, (0, 2)):
+        k = model[i].weight.detach()
+        err = (torch.linalg.norm(k - new[i].to_dense()) / torch.linalg.norm(k)).item()
+        assert r.rel_error == pytest.approx(err, rel=1e-9, abs=1e-15) and err <= 0.5 * (1 + 1e-9)
+    kept, report = tt.from_torch(model, "cp", rank=2, convolutions=False)
+    assert type(kept[0]) is torch.nn.Conv2d and type(kept[4]) is tt.CPLinear
+    assert [r.kind for r in report] == ["Linear"]
+    assert "kind" not in str(report).splitlines()[0]                    # the linear-only table
+    only, report = tt.from_torch(model, "tucker", rank=2, include=lambda name, m: name == "2")
+    assert [type(m) for m in only[::2]] == [torch.nn.Conv2d, tt.TuckerConv2d, torch.nn.Linear]
+    bare, report = tt.from_torch(model[0], "cp", rank=3)
+    assert type(bare) is tt.CPConv2d and report[0].name == ""
+
+
+def test_from_conv_and_from_torch_errors():
+    with pytest.raises(ArgumentError, match="groups=2"):
+        tt.CPConv2d.from_conv(torch.nn.Conv2d(4, 4, 3, groups=2).double(), rank=2)
+    with pytest.raises(ArgumentError, match="padding_mode='reflect'"):
+        tt.TTConv2d.from_conv(torch.nn.Conv2d(4, 4, 3, padding=1, padding_mode="reflect").double(), rank=2)
+    with pytest.raises(ArgumentError, match="from_conv takes a torch.nn.Conv2d"):
+        tt.Conv2d.from_conv(torch.nn.Linear(3, 3))
+    with pytest.raises(ArgumentError, match="stride"):
+        tt.Conv2d.from_conv(torch.nn.Conv2d(2, 2, 3), stride=2)
+    with pytest.raises(DTypeError, match="float16"):
+        tt.Conv2d.from_conv(torch.nn.Conv2d(2, 2, 3).half())
+    grouped = torch.nn.Sequential(torch.nn.Conv2d(4, 4, 3, groups=4), torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    with pytest.raises(ArgumentError, match="groups=4"):
+        tt.from_torch(grouped, "tt", rank=2)
+    model = _cnn()
+    with pytest.raises(ArgumentError, match="budget is not supported for convolutions"):
+        tt.from_torch(model, "tt", budget=100, inplace=True)
+    assert type(model[0]) is torch.nn.Conv2d and type(model[4]) is torch.nn.Linear  # nothing replaced
+    new, _ = tt.from_torch(model, "tt", budget=100, convolutions=False)
+    assert type(new[4]) is tt.TTLinear
+    with pytest.raises(ArgumentError, match="conv_options must be a dict"):
+        tt.from_torch(model, "tt", rank=2, conv_options=3)
+
+
+def test_to_tnswift_with_convolutions_and_export_refuses_them(tmp_path):
+    torch.manual_seed(2)
+    model = torch.nn.Sequential(randomize(tt.CPConv2d(2, 4, 3, 3, padding="same", dtype=F64), seed=1),
+                                torch.nn.ReLU(), torch.nn.Conv2d(4, 3, 3, stride=2, dilation=(1, 2)).double(),
+                                torch.nn.Tanh(), torch.nn.Flatten(), torch.nn.Linear(3 * 3 * 2, 4).double())
+    seq = tt.to_tnswift(model)
+    assert [type(s).__name__ for s in seq.stages] == ["CPConv2d", "ReLU", "Conv2d", "Tanh", "Flatten", "Linear"]
+    assert seq.stages[0] is model[0].layer and seq.stages[2].dilation == (1, 2)
+    x = randn(2, 2, 8, 8, seed=3)
+    np.testing.assert_allclose(seq(x.numpy()), model(x).detach().numpy(), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ArgumentError, match="groups=2"):
+        tt.to_tnswift(torch.nn.Sequential(torch.nn.Conv2d(2, 2, 3, groups=2)))
+    path = tmp_path / "cnn.safetensors"
+    with pytest.raises(ArgumentError, match="model files hold linear layers only") as info:
+        tt.export(model, path)
+    assert "stage 0 (CPConv2d), stage 2 (Conv2d)" in str(info.value)
+    assert not path.exists()
+    with pytest.raises(ArgumentError, match="stage 0 \\(CPConv2d\\) cannot be saved: model files hold linear"):
+        seq.save(path)                                 # tnswift's own save says the same

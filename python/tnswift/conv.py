@@ -16,7 +16,8 @@ normalises arguments. Arrays are NCHW, as in PyTorch: ``x`` (N, C, H, W) gives
   (r_{k-1}, c_k, o_k, r_k) over the channel modes.
 
 ``layer(x)`` returns y; ``layer.backward(dy)`` fills every parameter gradient (overwriting
-the previous ones) and returns dx. ``parameters()`` and ``grads()`` are NumPy arrays that
+the previous ones) and returns dx (``backward(dy, input_grad=False)`` skips dx and returns
+None, as the linear layers do). ``parameters()`` and ``grads()`` are NumPy arrays that
 *are* the layer's storage. A factorized layer runs either its own structure (1 x 1,
 depthwise or small convolutions on the factors) or the dense kernel contracted from the
 factors, whichever is cheaper for the input shape; ``to_dense()`` gives that kernel.
@@ -127,9 +128,10 @@ class _Conv(ParameterViews):
 
     __call__ = forward
 
-    def backward(self, dy):
+    def backward(self, dy, input_grad=True):
         """Gradients of ``sum(y * dy)`` for the last forward: fills :meth:`grads` (replacing
-        what was there) and returns dx, shaped like that forward's x."""
+        what was there) and returns dx, shaped like that forward's x — or, with
+        ``input_grad=False`` (a network's first layer), skips dx and returns None."""
         if self._x is None:
             raise ArgumentError("backward() needs a forward() first: the gradients are taken at "
                                 "the last forward's input")
@@ -139,6 +141,9 @@ class _Conv(ParameterViews):
         expected = self.output_shape(x.shape)
         if dy.shape != expected:
             raise ShapeError(f"dy has shape {dy.shape} but the last forward returned y of shape {expected}")
+        if not input_grad:
+            self._handle.backward(dy, x, None)
+            return None
         dx = np.empty(x.shape, dtype=self.dtype)
         self._handle.backward(dy, x, dx)
         return dx

@@ -7,11 +7,19 @@
   ``torch.nn.Parameter`` s *are* the tnswift layer's storage, so torch optimizers, schedulers,
   ``state_dict`` / ``load_state_dict``, ``torch.save``, ``copy.deepcopy`` and
   ``DistributedDataParallel`` work on them unchanged.
-- :func:`from_torch` — replaces every ``torch.nn.Linear`` of a model by a factorized layer
-  (TT-SVD, CP-ALS or Tucker of its weight) and reports the compression and error per layer.
+- :class:`Conv2d`, :class:`CPConv2d`, :class:`TuckerConv2d`, :class:`TTConv2d` — the
+  :mod:`tnswift.nn` convolutions the same way (same constructor arguments; ``forward`` takes a
+  CPU NCHW tensor of the layer's dtype; ``to_dense()`` is the kernel (O, C, kh, kw), the
+  layout of ``torch.nn.Conv2d.weight``). ``Cls.from_conv(torch_conv, rank= | eps=, ...)``
+  factorizes a ``torch.nn.Conv2d`` (groups=1, padding_mode="zeros"), keeping its stride,
+  padding and dilation.
+- :func:`from_torch` — replaces every ``torch.nn.Linear`` (and, unless
+  ``convolutions=False``, every ``torch.nn.Conv2d``) of a model by a factorized layer (TT-SVD,
+  CP-ALS or Tucker of its weight or kernel) and reports the compression and error per layer.
 - :func:`to_tnswift` / :func:`export` — a ``torch.nn.Sequential`` of bridged layers and
   activations as a :class:`tnswift.nn.Sequential` (sharing the parameters), and saved as a
-  tnswift model file that C and Swift load.
+  tnswift model file that C and Swift load. Model files hold linear layers only: ``export``
+  of a model with convolutions raises (``to_tnswift`` converts it).
 
 Only CPU tensors of float32 or float64 are accepted; anything else raises (``DTypeError``,
 ``DeviceError``) with a pointer to the torch equivalent. Nothing is cast silently.
@@ -42,6 +50,10 @@ __all__ = [
     "TuckerLinear",
     "EinsumLayer",
     "Linear",
+    "Conv2d",
+    "CPConv2d",
+    "TuckerConv2d",
+    "TTConv2d",
     "wrap",
     "from_torch",
     "LayerReport",
@@ -175,10 +187,13 @@ def einsum(equation, *operands, optimize="auto", memory_limit=None):
 # ---------------------------------------------------------------------------- layers
 
 def _cached_input_is(layer, x):
-    """Whether the layer's forward cache holds exactly ``x`` (then its backward is for x).
-    If the cache's form is unknown this says no, and the caller re-runs the forward."""
+    """Whether the layer's forward cache holds exactly ``x`` (then its backward is for x):
+    a linear layer keeps a tuple starting with x, a convolution x itself. If the cache's
+    form is unknown this says no, and the caller re-runs the forward."""
     cached = getattr(layer, "_x", None)
-    return isinstance(cached, tuple) and len(cached) > 0 and cached[0] is x
+    if isinstance(cached, tuple):
+        return len(cached) > 0 and cached[0] is x
+    return isinstance(cached, np.ndarray) and cached is x
 
 
 class _LayerFunction(torch.autograd.Function):
@@ -225,7 +240,22 @@ _SPEC_KEYS = {
     "TuckerLinear": lambda l: {"in_features": list(l.in_modes), "out_features": list(l.out_modes),
                                "rank": list(l.ranks)},
     "EinsumLayer": lambda l: {"equation": l.equation, "param_shapes": [list(s) for s in l.param_shapes]},
+    "Conv2d": lambda l: dict(_conv_window(l), in_channels=l.in_channels, out_channels=l.out_channels),
+    "CPConv2d": lambda l: dict(_conv_window(l), in_channels=list(l.in_modes), out_channels=list(l.out_modes),
+                               rank=l.rank),
+    "TuckerConv2d": lambda l: dict(_conv_window(l), in_channels=l.in_channels, out_channels=l.out_channels,
+                                   rank=list(l.ranks)),
+    "TTConv2d": lambda l: dict(_conv_window(l), in_channels=list(l.in_modes), out_channels=list(l.out_modes),
+                               rank=list(l.ranks)),
 }
+
+
+def _conv_window(layer):
+    """A convolution's kernel size, stride, padding (as configured: a pair or "same" /
+    "valid") and dilation, as constructor arguments."""
+    padding = layer.padding if isinstance(layer.padding, str) else list(layer.padding)
+    return {"kernel_size": list(layer.kernel_size), "stride": list(layer.stride), "padding": padding,
+            "dilation": list(layer.dilation)}
 
 
 def _spec(layer):
@@ -237,7 +267,10 @@ def _spec(layer):
 
 
 class _Bridge(torch.nn.Module):
-    """A tnswift layer as a torch module; subclasses only name the tnswift class."""
+    """A tnswift layer or convolution as a torch module: what both kinds share (parameters
+    bound to the layer's storage, autograd, pickling, refused conversions). Subclasses name
+    the tnswift class; :class:`_LinearBridge` and :class:`_ConvBridge` add their kind's
+    properties and constructors."""
 
     _tn_class = None
 
@@ -256,28 +289,6 @@ class _Bridge(torch.nn.Module):
         module = cls.__new__(cls)
         torch.nn.Module.__init__(module)
         module._bind(layer)
-        return module
-
-    @classmethod
-    def from_dense(cls, weight, bias=None, **kwargs):
-        """The tnswift layer's ``from_dense`` on ``weight`` (in_features, out_features) — the
-        transpose of ``torch.nn.Linear.weight`` — and ``bias``; tensors or arrays."""
-        return cls.wrap(cls._tn_class.from_dense(np.ascontiguousarray(_as_array(weight, "weight")),
-                                                 None if bias is None else _as_array(bias, "bias"),
-                                                 **kwargs))
-
-    @classmethod
-    def from_linear(cls, linear, **kwargs):
-        """The factorized form of a ``torch.nn.Linear`` (its weight and bias), by ``from_dense``."""
-        if not isinstance(linear, torch.nn.Linear):
-            raise ArgumentError(f"from_linear takes a torch.nn.Linear, not {type(linear).__name__}")
-        _check_tensor("the Linear's weight", linear.weight, "a plain torch.nn.Linear")
-        w = linear.weight.detach().numpy().T
-        b = None if linear.bias is None else linear.bias.detach().numpy()
-        module = cls.from_dense(w, b, **kwargs)
-        for p in module.parameters():
-            p.requires_grad_(linear.weight.requires_grad)
-        module.train(linear.training)
         return module
 
     def _bind(self, layer, adopt=False):
@@ -330,8 +341,8 @@ class _Bridge(torch.nn.Module):
     # -- torch.nn.Module
 
     def forward(self, x):
-        """``x @ W + b`` for x of shape (batch, in_features), (..., in_features) or
-        (batch, *in_modes), a CPU tensor of the layer's dtype."""
+        """The tnswift layer's forward on x, a CPU tensor of the layer's dtype (see the
+        subclasses for the shapes)."""
         dt = _check_tensor("x", x, "a plain torch layer")
         if dt != self.layer.dtype:
             raise DTypeError(f"x has dtype {x.dtype} but the layer is {_TORCH_DTYPES[self.layer.dtype]}; "
@@ -378,23 +389,131 @@ class _Bridge(torch.nn.Module):
 
     # -- what the tnswift layer knows
 
-    in_features = property(lambda self: self.layer.in_features)
-    out_features = property(lambda self: self.layer.out_features)
-    in_modes = property(lambda self: self.layer.in_modes)
-    out_modes = property(lambda self: self.layer.out_modes)
     n_params = property(lambda self: self.layer.n_params, doc="Parameters, bias included.")
     compression = property(lambda self: self.layer.compression,
                            doc="Parameters of a dense layer (bias included) over n_params.")
 
     def to_dense(self):
-        """W (in_features, out_features) as a new tensor (the transpose of a Linear's weight)."""
+        """The dense weight (linear layers: W (in_features, out_features), the transpose of
+        a Linear's weight; convolutions: the kernel (O, C, kh, kw)) as a new tensor."""
         self._synced_parameters()
         with self._lock:
             return torch.from_numpy(self.layer.to_dense())
 
+
+class _LinearBridge(_Bridge):
+    """A tnswift linear layer as a torch module."""
+
+    def forward(self, x):
+        """``x @ W + b`` for x of shape (batch, in_features), (..., in_features) or
+        (batch, *in_modes), a CPU tensor of the layer's dtype."""
+        return super().forward(x)
+
+    @classmethod
+    def from_dense(cls, weight, bias=None, **kwargs):
+        """The tnswift layer's ``from_dense`` on ``weight`` (in_features, out_features) — the
+        transpose of ``torch.nn.Linear.weight`` — and ``bias``; tensors or arrays."""
+        return cls.wrap(cls._tn_class.from_dense(np.ascontiguousarray(_as_array(weight, "weight")),
+                                                 None if bias is None else _as_array(bias, "bias"),
+                                                 **kwargs))
+
+    @classmethod
+    def from_linear(cls, linear, **kwargs):
+        """The factorized form of a ``torch.nn.Linear`` (its weight and bias), by ``from_dense``."""
+        if not isinstance(linear, torch.nn.Linear):
+            raise ArgumentError(f"from_linear takes a torch.nn.Linear, not {type(linear).__name__}")
+        _check_tensor("the Linear's weight", linear.weight, "a plain torch.nn.Linear")
+        w = linear.weight.detach().numpy().T
+        b = None if linear.bias is None else linear.bias.detach().numpy()
+        return _like(cls.from_dense(w, b, **kwargs), linear)
+
+    in_features = property(lambda self: self.layer.in_features)
+    out_features = property(lambda self: self.layer.out_features)
+    in_modes = property(lambda self: self.layer.in_modes)
+    out_modes = property(lambda self: self.layer.out_modes)
+
     def plan_report(self, batch):
         """The tnswift layer's forward plan for ``batch`` rows."""
         return self.layer.plan_report(batch)
+
+
+def _like(module, source):
+    """``module`` with ``source``'s requires_grad and training mode."""
+    for p in module.parameters():
+        p.requires_grad_(source.weight.requires_grad)
+    module.train(source.training)
+    return module
+
+
+def _conv_settings(conv, where):
+    """The kernel (O, C, kh, kw), the bias (or None) and the window (stride, padding,
+    dilation) of a ``torch.nn.Conv2d``, as arrays viewing its tensors; raises for what
+    tnswift's convolutions do not do."""
+    if conv.groups != 1:
+        raise ArgumentError(f"{where} has groups={conv.groups}; tnswift convolutions are ungrouped "
+                            "(groups=1): keep grouped and depthwise convolutions as torch modules")
+    if conv.padding_mode != "zeros":
+        raise ArgumentError(f"{where} has padding_mode={conv.padding_mode!r}; tnswift convolutions pad "
+                            "with zeros only (padding_mode='zeros')")
+    padding = conv.padding
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ArgumentError(f"{where} has padding={padding!r}; tnswift takes ints, 'same' or 'valid'")
+    else:
+        padding = tuple(int(p) for p in padding)
+    _check_tensor(f"{where}'s weight", conv.weight, "a plain torch.nn.Conv2d")
+    kernel = conv.weight.detach().numpy()
+    bias = None if conv.bias is None else conv.bias.detach().numpy()
+    window = {"stride": tuple(conv.stride), "padding": padding, "dilation": tuple(conv.dilation)}
+    return kernel, bias, window
+
+
+class _ConvBridge(_Bridge):
+    """A tnswift convolution as a torch module."""
+
+    def forward(self, x):
+        """``conv2d(x, K) + b`` for x of shape (N, in_channels, H, W), a CPU tensor of the
+        layer's dtype (``torch.nn.functional.conv2d``'s semantics: cross-correlation, the
+        layer's stride, zero padding and dilation); returns (N, out_channels, H', W')."""
+        return super().forward(x)
+
+    @classmethod
+    def from_dense(cls, kernel, bias=None, **kwargs):
+        """The tnswift convolution's ``from_dense`` on ``kernel`` (out_channels, in_channels,
+        kh, kw) — the layout of ``torch.nn.Conv2d.weight`` — and ``bias``; tensors or arrays.
+        ``kwargs``: ``stride``, ``padding``, ``dilation`` and the class's ``rank`` / ``eps`` /
+        modes."""
+        return cls.wrap(cls._tn_class.from_dense(np.ascontiguousarray(_as_array(kernel, "kernel")),
+                                                 None if bias is None else _as_array(bias, "bias"),
+                                                 **kwargs))
+
+    @classmethod
+    def from_conv(cls, conv, **kwargs):
+        """The (factorized) form of a ``torch.nn.Conv2d`` — its kernel, bias, stride, padding
+        and dilation — by ``from_dense`` with ``kwargs`` (``rank`` or ``eps``, and the class's
+        ``in_modes``, ``out_modes``, ``order``, ``n_iter_max``). groups != 1 and padding modes
+        other than "zeros" raise ArgumentError."""
+        if not isinstance(conv, torch.nn.Conv2d):
+            raise ArgumentError(f"from_conv takes a torch.nn.Conv2d, not {type(conv).__name__}")
+        taken = sorted(k for k in ("stride", "padding", "dilation") if k in kwargs)
+        if taken:
+            raise ArgumentError(f"from_conv takes {', '.join(taken)} from the torch convolution; "
+                                "build it with the window you want instead")
+        kernel, bias, window = _conv_settings(conv, "the Conv2d")
+        return _like(cls.from_dense(kernel, bias, **window, **kwargs), conv)
+
+    in_channels = property(lambda self: self.layer.in_channels)
+    out_channels = property(lambda self: self.layer.out_channels)
+    kernel_size = property(lambda self: self.layer.kernel_size)
+    stride = property(lambda self: self.layer.stride)
+    padding = property(lambda self: self.layer.padding, doc="A pair, or 'same' / 'valid', as configured.")
+    dilation = property(lambda self: self.layer.dilation)
+    applied_padding = property(lambda self: self.layer.applied_padding,
+                               doc="(top, bottom, left, right) as applied.")
+
+    def output_shape(self, input_shape):
+        """(N, out_channels, H', W') for an input of shape (N, in_channels, H, W)."""
+        return self.layer.output_shape(input_shape)
 
 
 def _as_array(value, name):
@@ -404,7 +523,7 @@ def _as_array(value, name):
     return value
 
 
-class Linear(_Bridge):
+class Linear(_LinearBridge):
     """``tnswift.nn.Linear`` as a torch module (parameter "weight" is (in, out), unlike torch's)."""
     _tn_class = _tn.Linear
 
@@ -412,7 +531,7 @@ class Linear(_Bridge):
         super().__init__(in_features, out_features, bias=bias, dtype=dtype, seed=seed)
 
 
-class TTLinear(_Bridge):
+class TTLinear(_LinearBridge):
     """``tnswift.nn.TTLinear`` as a torch module: parameters "core_0", ..., "bias"."""
     _tn_class = _tn.TTLinear
 
@@ -424,7 +543,7 @@ class TTLinear(_Bridge):
         return self.layer.ranks
 
 
-class CPLinear(_Bridge):
+class CPLinear(_LinearBridge):
     """``tnswift.nn.CPLinear`` as a torch module: "weights", "factor_0", ..., "bias"."""
     _tn_class = _tn.CPLinear
 
@@ -436,7 +555,7 @@ class CPLinear(_Bridge):
         return self.layer.rank
 
 
-class TuckerLinear(_Bridge):
+class TuckerLinear(_LinearBridge):
     """``tnswift.nn.TuckerLinear`` as a torch module: "core", "factor_0", ..., "bias"."""
     _tn_class = _tn.TuckerLinear
 
@@ -448,7 +567,7 @@ class TuckerLinear(_Bridge):
         return self.layer.ranks
 
 
-class EinsumLayer(_Bridge):
+class EinsumLayer(_LinearBridge):
     """``tnswift.nn.EinsumLayer`` as a torch module: "p0", "p1", ..., "bias"."""
     _tn_class = _tn.EinsumLayer
 
@@ -460,14 +579,68 @@ class EinsumLayer(_Bridge):
         return self.layer.equation
 
 
-_BRIDGES = {c._tn_class: c for c in (Linear, TTLinear, CPLinear, TuckerLinear, EinsumLayer)}
+class Conv2d(_ConvBridge):
+    """``tnswift.nn.Conv2d`` as a torch module: "weight" (O, C, kh, kw), as torch's, "bias"."""
+    _tn_class = _tn.Conv2d
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True,
+                 dtype=torch.float32, seed=0):
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
+                         dilation=dilation, bias=bias, dtype=dtype, seed=seed)
+
+
+class CPConv2d(_ConvBridge):
+    """``tnswift.nn.CPConv2d`` as a torch module: "weights" (rank,), "factor_k" (mode, rank)
+    for the output-channel modes, the input-channel modes, kh and kw, then "bias"."""
+    _tn_class = _tn.CPConv2d
+
+    def __init__(self, in_channels, out_channels, kernel_size, rank, stride=1, padding=0, dilation=1, bias=True,
+                 dtype=torch.float32, seed=0, order=1):
+        super().__init__(in_channels, out_channels, kernel_size, rank, stride=stride, padding=padding,
+                         dilation=dilation, bias=bias, dtype=dtype, seed=seed, order=order)
+
+    rank = property(lambda self: self.layer.rank)
+    in_modes = property(lambda self: self.layer.in_modes)
+    out_modes = property(lambda self: self.layer.out_modes)
+
+
+class TuckerConv2d(_ConvBridge):
+    """``tnswift.nn.TuckerConv2d`` as a torch module: "core" (r_out, r_in, kh, kw),
+    "factor_0" (O, r_out), "factor_1" (C, r_in), "bias"."""
+    _tn_class = _tn.TuckerConv2d
+
+    def __init__(self, in_channels, out_channels, kernel_size, rank, stride=1, padding=0, dilation=1, bias=True,
+                 dtype=torch.float32, seed=0):
+        super().__init__(in_channels, out_channels, kernel_size, rank, stride=stride, padding=padding,
+                         dilation=dilation, bias=bias, dtype=dtype, seed=seed)
+
+    ranks = property(lambda self: self.layer.ranks, doc="(r_out, r_in).")
+
+
+class TTConv2d(_ConvBridge):
+    """``tnswift.nn.TTConv2d`` as a torch module: "core_0" (kh, kw, r_0), "core_k"
+    (r_{k-1}, c_k, o_k, r_k) over the channel modes, "bias"."""
+    _tn_class = _tn.TTConv2d
+
+    def __init__(self, in_channels, out_channels, kernel_size, rank, stride=1, padding=0, dilation=1, bias=True,
+                 dtype=torch.float32, seed=0, order=2):
+        super().__init__(in_channels, out_channels, kernel_size, rank, stride=stride, padding=padding,
+                         dilation=dilation, bias=bias, dtype=dtype, seed=seed, order=order)
+
+    ranks = property(lambda self: self.layer.ranks, doc="(r_0, ..., r_{d-1}): the spatial rank, then the bonds.")
+    in_modes = property(lambda self: self.layer.in_modes)
+    out_modes = property(lambda self: self.layer.out_modes)
+
+
+_BRIDGES = {c._tn_class: c for c in (Linear, TTLinear, CPLinear, TuckerLinear, EinsumLayer,
+                                     Conv2d, CPConv2d, TuckerConv2d, TTConv2d)}
 
 
 def wrap(layer):
-    """The bridged module for a :mod:`tnswift.nn` layer (sharing its parameters)."""
+    """The bridged module for a :mod:`tnswift.nn` layer or convolution (sharing its parameters)."""
     cls = _BRIDGES.get(type(layer))
     if cls is None:
-        raise ArgumentError(f"{type(layer).__name__} is not a tnswift.nn layer "
+        raise ArgumentError(f"{type(layer).__name__} is not a tnswift.nn layer or convolution "
                             f"({', '.join(c.__name__ for c in _BRIDGES)})")
     return cls.wrap(layer)
 
@@ -475,8 +648,11 @@ def wrap(layer):
 # ---------------------------------------------------------------------------- from_torch
 
 class LayerReport(NamedTuple):
-    """One replaced ``torch.nn.Linear``: parameter counts include the bias; ``compression``
-    is params_before / params_after; ``rel_error`` is ||W - W_hat||_F / ||W||_F."""
+    """One replaced ``torch.nn.Linear`` or ``torch.nn.Conv2d``: parameter counts include the
+    bias; ``compression`` is params_before / params_after; ``rel_error`` is
+    ||W - W_hat||_F / ||W||_F (a convolution: of its kernel). For a convolution
+    ``in_features`` / ``out_features`` are its input / output channels; ``kind`` is the
+    replaced module's class name ("Linear" or "Conv2d")."""
     name: str
     in_features: int
     out_features: int
@@ -484,6 +660,7 @@ class LayerReport(NamedTuple):
     params_after: int
     compression: float
     rel_error: float
+    kind: str = "Linear"
 
 
 class ConversionReport(list):
@@ -498,13 +675,16 @@ class ConversionReport(list):
         return sum(r.params_after for r in self)
 
     def __str__(self):
-        head = ("layer", "in", "out", "params", "factorized", "compression", "rel. error")
+        # A "kind" column only when convolutions are listed (in/out are then their channels).
+        kinds = any(r.kind != "Linear" for r in self)
+        head = ("layer", "in", "out", "params", "factorized", "compression", "rel. error") + (("kind",) * kinds)
         rows = [(r.name or "(model)", str(r.in_features), str(r.out_features), f"{r.params_before:,}",
-                 f"{r.params_after:,}", f"{r.compression:.2f}x", f"{r.rel_error:.3e}") for r in self]
+                 f"{r.params_after:,}", f"{r.compression:.2f}x", f"{r.rel_error:.3e}") + ((r.kind,) * kinds)
+                for r in self]
         if self:
             total = self.params_before / max(self.params_after, 1)
             rows.append(("total", "", "", f"{self.params_before:,}", f"{self.params_after:,}",
-                         f"{total:.2f}x", ""))
+                         f"{total:.2f}x", "") + (("",) * kinds))
         widths = [max(len(x[i]) for x in [head] + rows) for i in range(len(head))]
         return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
                                    for i, (c, w) in enumerate(zip(line, widths)))
@@ -512,51 +692,81 @@ class ConversionReport(list):
 
 
 _FORMATS = {"tt": TTLinear, "cp": CPLinear, "tucker": TuckerLinear, "linear": Linear}
+_CONV_FORMATS = {"tt": TTConv2d, "cp": CPConv2d, "tucker": TuckerConv2d, "linear": Conv2d}
 
 
 def from_torch(module, format="tt", *, rank=None, eps=None, budget=None, include=None, inplace=False,
-               **options):
-    """Replaces every ``torch.nn.Linear`` in ``module`` (recursively) by a factorized layer.
+               convolutions=True, conv_options=None, **options):
+    """Replaces every ``torch.nn.Linear`` in ``module`` (recursively) by a factorized layer,
+    and every ``torch.nn.Conv2d`` by a factorized convolution.
 
     ``format`` is "tt", "cp", "tucker" (or "linear": the same dense weight in tnswift);
     exactly one of ``rank``, ``eps`` or ``budget`` goes to the tnswift layer's ``from_dense``
     (none for "linear"), with ``options`` (``order``, ``in_modes``, ``out_modes``,
-    ``n_iter_max``, ...). ``include(name, linear) -> bool`` selects layers (default: all).
+    ``n_iter_max``, ...). ``include(name, module) -> bool`` selects layers (default: all).
     Only exact ``torch.nn.Linear`` instances are replaced, not subclasses (attention's output
     projection is read by its parent, not called). A Linear used at several places is
     replaced by one shared module.
 
+    Convolutions: exact ``torch.nn.Conv2d`` modules become :class:`TTConv2d`,
+    :class:`CPConv2d`, :class:`TuckerConv2d` (or :class:`Conv2d` for "linear") through
+    ``from_conv`` with the same ``rank`` or ``eps`` (``budget`` is not supported for
+    convolutions and raises) and ``conv_options`` (a dict: ``order``, ``in_modes``,
+    ``out_modes``, ``n_iter_max``; ``options`` go to the linear layers only).
+    ``convolutions=False`` leaves them alone. Grouped convolutions and padding modes other
+    than "zeros" raise ArgumentError (exclude them with ``include``).
+
     Returns ``(model, report)``: a modified deep copy (``inplace=True``: ``module`` itself;
-    a bare Linear is returned replaced) and a :class:`ConversionReport`.
+    a bare Linear or Conv2d is returned replaced) and a :class:`ConversionReport`.
     """
     if format not in _FORMATS:
         raise ArgumentError(f"format must be one of {', '.join(map(repr, _FORMATS))}, not {format!r}")
-    cls = _FORMATS[format]
+    cls, conv_cls = _FORMATS[format], _CONV_FORMATS[format]
     if not isinstance(module, torch.nn.Module):
         raise ArgumentError(f"from_torch takes a torch.nn.Module, not {type(module).__name__}")
+    if conv_options is not None and not isinstance(conv_options, dict):
+        raise ArgumentError(f"conv_options must be a dict, not {type(conv_options).__name__}")
     kwargs = dict(options)
+    conv_kwargs = dict(conv_options or {})
     if format != "linear":
-        kwargs.update({k: v for k, v in (("rank", rank), ("eps", eps), ("budget", budget)) if v is not None})
+        target = {k: v for k, v in (("rank", rank), ("eps", eps), ("budget", budget)) if v is not None}
+        kwargs.update(target)
+        conv_kwargs.update(target)
     elif rank is not None or eps is not None or budget is not None:
         raise ArgumentError("format='linear' keeps the dense weight: rank, eps and budget do not apply")
     model = module if inplace else copy.deepcopy(module)
     report = ConversionReport()
-    done = {}  # id(Linear) -> its replacement
+    done = {}  # id(Linear or Conv2d) -> its replacement
 
-    def convert(name, linear):
-        if id(linear) not in done:
-            new = cls.from_linear(linear, **kwargs)
-            w = linear.weight.detach().numpy().T.astype(np.float64)
+    def convert(name, old):
+        if id(old) not in done:
+            if type(old) is torch.nn.Conv2d:
+                new = conv_cls.from_conv(old, **conv_kwargs)
+                w = old.weight.detach().numpy().astype(np.float64)
+                sizes = (old.in_channels, old.out_channels)
+            else:
+                new = cls.from_linear(old, **kwargs)
+                w = old.weight.detach().numpy().T.astype(np.float64)
+                sizes = (old.in_features, old.out_features)
             err = np.linalg.norm(w - new.layer.to_dense().astype(np.float64))
             norm = np.linalg.norm(w)
-            before = linear.weight.numel() + (0 if linear.bias is None else linear.bias.numel())
-            report.append(LayerReport(name, linear.in_features, linear.out_features, before, new.n_params,
-                                      before / new.n_params, float(err / norm) if norm > 0 else float(err)))
-            done[id(linear)] = (linear, new)  # the Linear stays referenced, so its id stays unique
-        return done[id(linear)][1]
+            before = old.weight.numel() + (0 if old.bias is None else old.bias.numel())
+            report.append(LayerReport(name, *sizes, before, new.n_params, before / new.n_params,
+                                      float(err / norm) if norm > 0 else float(err), type(old).__name__))
+            done[id(old)] = (old, new)  # the old module stays referenced, so its id stays unique
+        return done[id(old)][1]
 
     def wanted(name, m):
-        return type(m) is torch.nn.Linear and (include is None or include(name, m))
+        kind = type(m) is torch.nn.Linear or (convolutions and type(m) is torch.nn.Conv2d)
+        return kind and (include is None or include(name, m))
+
+    if budget is not None:
+        # Checked before anything is replaced (inplace=True must not leave a half-converted model).
+        convs = [n or "the model" for n, m in model.named_modules() if type(m) is torch.nn.Conv2d and wanted(n, m)]
+        if convs:
+            raise ArgumentError(f"budget is not supported for convolutions ({', '.join(convs)}): their "
+                                "from_dense takes rank or eps; pass one of those, convolutions=False, or an "
+                                "include that leaves them out")
 
     if wanted("", model):
         return convert("", model), report
@@ -584,6 +794,9 @@ def _stages(model, prefix):
         _check_tensor(f"{where}'s weight", model.weight, "torch")
         return [_tn.Linear.from_dense(model.weight.detach().numpy().T.copy(),
                                       None if model.bias is None else model.bias.detach().numpy().copy())]
+    if type(model) is torch.nn.Conv2d:
+        kernel, bias, window = _conv_settings(model, where)
+        return [_tn.Conv2d.from_dense(kernel.copy(), None if bias is None else bias.copy(), **window)]
     activations = {torch.nn.ReLU: _tn.ReLU, torch.nn.Tanh: _tn.Tanh, torch.nn.Sigmoid: _tn.Sigmoid}
     if type(model) in activations:
         return [activations[type(model)]()]
@@ -603,16 +816,18 @@ def _stages(model, prefix):
         stage = _tn.Dropout(model.p)
         return [stage.train(model.training)]
     raise ArgumentError(f"{where} is a {type(model).__name__}, which has no tnswift equivalent; "
-                        "convertible: bridged layers (tnswift.torch), torch.nn.Linear, ReLU, GELU, "
-                        "Tanh, Sigmoid, Identity, Flatten, Dropout and nested Sequentials")
+                        "convertible: bridged layers and convolutions (tnswift.torch), torch.nn.Linear, "
+                        "torch.nn.Conv2d, ReLU, GELU, Tanh, Sigmoid, Identity, Flatten, Dropout and "
+                        "nested Sequentials")
 
 
 def to_tnswift(model):
     """A :class:`tnswift.nn.Sequential` computing what ``model`` computes.
 
     ``model`` is a ``torch.nn.Sequential`` (nested ones are flattened) or a single module of
-    bridged layers (sharing their parameters: the result sees later torch updates),
-    ``torch.nn.Linear`` (copied), ReLU, GELU (exact), Tanh, Sigmoid, Identity, Dropout and
+    bridged layers and convolutions (sharing their parameters: the result sees later torch
+    updates), ``torch.nn.Linear`` and ``torch.nn.Conv2d`` (groups=1, zero padding; copied as
+    tnswift ``Linear`` / ``Conv2d``), ReLU, GELU (exact), Tanh, Sigmoid, Identity, Dropout and
     Flatten(1, -1).
     """
     if not isinstance(model, torch.nn.Module):
@@ -626,7 +841,19 @@ def to_tnswift(model):
 def export(model, path):
     """Writes ``model`` (see :func:`to_tnswift`) as a tnswift model file (safetensors) with
     :meth:`tnswift.nn.Sequential.save`: it loads with ``tnswift.nn.load``, ``tn_model_load`` in
-    C and ``Sequential.load`` in Swift. Returns the :class:`tnswift.nn.Sequential`."""
+    C and ``Sequential.load`` in Swift. Returns the :class:`tnswift.nn.Sequential`.
+
+    Model files hold linear layers only: a model with convolutions (bridged or
+    ``torch.nn.Conv2d``) raises ArgumentError before anything is written; keep such models
+    with ``torch.save`` / ``state_dict`` (or use :func:`to_tnswift` in memory)."""
     seq = to_tnswift(model)
+    convs = [f"stage {i} ({type(s).__name__})" for i, s in enumerate(seq.stages) if isinstance(s, _CONVS)]
+    if convs:
+        raise ArgumentError(f"cannot export a model with convolutions ({', '.join(convs)}): tnswift model "
+                            "files hold linear layers only (plus activations, Flatten and Dropout); save it "
+                            "with torch.save / state_dict, or use to_tnswift(model) in memory")
     seq.save(path)
     return seq
+
+
+_CONVS = (_tn.Conv2d, _tn.CPConv2d, _tn.TuckerConv2d, _tn.TTConv2d)

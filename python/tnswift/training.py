@@ -95,6 +95,9 @@ class Sequential:
                 described.append((_ext.STAGE_DROPOUT, 0, s.p, None))
             elif isinstance(getattr(s, "_handle", None), _ext.Layer):
                 described.append((_ext.STAGE_LAYER, 0, 0.0, s._handle))
+            elif isinstance(getattr(s, "_handle", None), _ext.Conv):
+                raise ArgumentError(f"stage {i} ({type(s).__name__}) cannot be saved: model files hold linear "
+                                    "layers only (no convolutions), activations, Flatten and Dropout")
             else:
                 raise ArgumentError(f"stage {i} ({type(s).__name__}) cannot be saved: model files hold "
                                     "tnswift layers, activations, Flatten and Dropout")
