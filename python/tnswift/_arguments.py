@@ -73,3 +73,28 @@ def seed(value):
     if s < 0:
         raise ArgumentError(f"seed must be non-negative (got {s})")
     return s
+
+
+def dense_operand(value, name, ndim, layout):
+    """A float32/float64 array of ``ndim`` dimensions (a dense weight or kernel to convert);
+    other input converts to float64."""
+    if not isinstance(value, np.ndarray):
+        value = np.asarray(value, dtype=np.float64)
+    if value.dtype not in (np.float32, np.float64):
+        raise DTypeError(f"{name} has dtype {value.dtype}; expected float32 or float64")
+    if value.ndim != ndim:
+        raise ShapeError(f"{name} has shape {value.shape}; expected {layout}")
+    return value
+
+
+def matching_bias(bias, name, value, size):
+    """None, or ``bias`` as an array of ``value``'s dtype and shape (size,)."""
+    if bias is None:
+        return None
+    if not isinstance(bias, np.ndarray):
+        bias = np.asarray(bias, dtype=value.dtype)
+    if bias.dtype != value.dtype:
+        raise DTypeError(f"bias has dtype {bias.dtype} but {name} is {value.dtype}")
+    if bias.shape != (size,):
+        raise ShapeError(f"bias has shape {bias.shape}; the {name} {value.shape} needs ({size},)")
+    return bias

@@ -28,9 +28,9 @@ import threading
 import numpy as np
 
 from . import _ext
-from ._ext import ArgumentError, DTypeError, ShapeError
+from ._ext import ArgumentError, ShapeError
 from ._arguments import dtype_code as _dtype_code, modes as _modes, positive as _positive, prod as _prod
-from ._arguments import rank_list as _ranks, seed as _seed
+from ._arguments import dense_operand, matching_bias, rank_list as _ranks, seed as _seed
 from ._layer_base import ParameterViews, check_same_thread
 from .decompose import _index
 
@@ -166,19 +166,8 @@ class _Conv(ParameterViews):
 
     @classmethod
     def _dense(cls, kernel, bias, stride, padding, dilation, in_modes, out_modes, ranks, eps, n_iter_max):
-        if not isinstance(kernel, np.ndarray):
-            kernel = np.asarray(kernel, dtype=np.float64)
-        if kernel.dtype not in (np.float32, np.float64):
-            raise DTypeError(f"kernel has dtype {kernel.dtype}; expected float32 or float64")
-        if kernel.ndim != 4:
-            raise ShapeError(f"kernel has shape {kernel.shape}; expected (out_channels, in_channels, kh, kw)")
-        if bias is not None:
-            if not isinstance(bias, np.ndarray):
-                bias = np.asarray(bias, dtype=kernel.dtype)
-            if bias.dtype != kernel.dtype:
-                raise DTypeError(f"bias has dtype {bias.dtype} but kernel is {kernel.dtype}")
-            if bias.shape != (kernel.shape[0],):
-                raise ShapeError(f"bias has shape {bias.shape}; the kernel {kernel.shape} needs ({kernel.shape[0]},)")
+        kernel = dense_operand(kernel, "kernel", 4, "(out_channels, in_channels, kh, kw)")
+        bias = matching_bias(bias, "kernel", kernel, kernel.shape[0])
         if cls._kind != _ext.CONV_DENSE and (ranks is None) == (eps is None):
             raise ArgumentError(f"{cls.__name__}.from_dense needs exactly one of rank or eps")
         e = -1.0

@@ -33,9 +33,9 @@ import threading
 import numpy as np
 
 from . import _ext
-from ._ext import ArgumentError, DTypeError, ShapeError
+from ._ext import ArgumentError, ShapeError
 from ._arguments import dtype_code as _code, layer_dtype as _layer_dtype, modes as _modes, positive as _positive
-from ._arguments import prod as _prod, rank_list as _rank_list, seed as _seed
+from ._arguments import dense_operand, matching_bias, prod as _prod, rank_list as _rank_list, seed as _seed
 from ._layer_base import ParameterViews, check_same_thread
 from .activations import GELU, Identity, ReLU, Sigmoid, Tanh, cross_entropy, mse_loss
 from .conv import Conv2d, CPConv2d, TTConv2d, TuckerConv2d
@@ -215,19 +215,8 @@ class _Layer(ParameterViews):
 
     @classmethod
     def _dense(cls, weight, bias, in_modes, out_modes, rank, eps, budget, order, n_iter_max=None, tol=None):
-        if not isinstance(weight, np.ndarray):
-            weight = np.asarray(weight, dtype=np.float64)
-        if weight.dtype not in (np.float32, np.float64):
-            raise DTypeError(f"weight has dtype {weight.dtype}; expected float32 or float64")
-        if weight.ndim != 2:
-            raise ShapeError(f"weight has shape {weight.shape}; expected (in_features, out_features)")
-        if bias is not None:
-            if not isinstance(bias, np.ndarray):
-                bias = np.asarray(bias, dtype=weight.dtype)
-            if bias.dtype != weight.dtype:
-                raise DTypeError(f"bias has dtype {bias.dtype} but weight is {weight.dtype}")
-            if bias.shape != (weight.shape[1],):
-                raise ShapeError(f"bias has shape {bias.shape}; the weight {weight.shape} needs ({weight.shape[1]},)")
+        weight = dense_operand(weight, "weight", 2, "(in_features, out_features)")
+        bias = matching_bias(bias, "weight", weight, weight.shape[1])
         ins = _modes(weight.shape[0] if in_modes is None else in_modes, "in_modes", order)
         outs = _modes(weight.shape[1] if out_modes is None else out_modes, "out_modes", order)
         if _prod(ins) != weight.shape[0] or _prod(outs) != weight.shape[1]:
