@@ -50,9 +50,10 @@ def trained_dense(tmp_path_factory):
 
 def test_compress_function_matches_dense_at_full_rank(trained_dense):
     model, _, x, _ = trained_dense
-    new, report = cli.compress(model, "tt", eps=1e-6, order=2)
+    # eps well above float32 round-off: the float32 cores' own rounding reaches ~1e-6 here.
+    new, report = cli.compress(model, "tt", eps=1e-5, order=2)
     assert [r["stage"] for r in report] == [0, 2]
-    assert all(r["relative_error"] <= 1e-6 for r in report)
+    assert all(r["relative_error"] <= 1e-5 for r in report)
     np.testing.assert_allclose(new(x[:50]), model(x[:50]), rtol=1e-3, atol=1e-3)
     assert type(new.stages[0]) is nn.TTLinear and new.stages[1] is model.stages[1]
     with pytest.raises(ValueError, match="format"):
