@@ -1,7 +1,7 @@
 import TNSwift
 
 // The layers in the C ABI (tnswift.h, "Layers"): a tn_layer handle owns one EinsumLayer
-// (Linear, TTLinear, CPLinear, TuckerLinear or a custom equation). Inputs and outputs are the
+// (Linear, TTLinear, CPLinear, TuckerLinear, TCL, TTTensorLinear or a custom equation). Inputs and outputs are the
 // caller's strided buffers, read and written in place; parameters and gradients are handed
 // out as pointers into the layer's own storage.
 
@@ -63,7 +63,7 @@ struct CLayerReport {
 
 /// `tn_layer_kind` values.
 enum LayerKind: Int32 {
-    case linear = 0, tt = 1, cp = 2, tucker = 3, einsum = 4
+    case linear = 0, tt = 1, cp = 2, tucker = 3, einsum = 4, tcl = 5, ttTensor = 6
 
     /// The kind a layer was made as (a loaded model's layers carry no handle of their own).
     static func of<T>(_ layer: EinsumLayer<T>) -> LayerKind {
@@ -72,13 +72,15 @@ enum LayerKind: Int32 {
         case is TTLinear<T>: return .tt
         case is CPLinear<T>: return .cp
         case is TuckerLinear<T>: return .tucker
+        case is TCL<T>: return .tcl
+        case is TTTensorLinear<T>: return .ttTensor
         default: return .einsum
         }
     }
 
     static func read(_ k: Int32) throws -> LayerKind {
         guard let kind = LayerKind(rawValue: k) else {
-            throw TNError.value("kind \(k) is not a tn_layer_kind (0 LINEAR, 1 TT, 2 CP, 3 TUCKER, 4 EINSUM)")
+            throw TNError.value("kind \(k) is not a tn_layer_kind (0 LINEAR, 1 TT, 2 CP, 3 TUCKER, 4 EINSUM, 5 TCL, 6 TT_TENSOR)")
         }
         return kind
     }
@@ -123,6 +125,17 @@ private func makeLayer<T: LAPACKScalar>(_ c: CLayerConfig, _ kind: LayerKind, _:
     case .tucker:
         if ranks.count == 1 { return try TuckerLinear<T>(inputModes: ins, outputModes: outs, rank: ranks[0], bias: bias, seed: c.seed) }
         return try TuckerLinear<T>(inputModes: ins, outputModes: outs, ranks: ranks, bias: bias, seed: c.seed)
+    case .tcl:
+        // The output modes are the ranks: given as ranks (one for every mode, or one per
+        // mode), as out_modes, or as both when they agree.
+        let rs = ranks.isEmpty ? outs : ranks.count == 1 ? [Int](repeating: ranks[0], count: ins.count) : ranks
+        guard outs.isEmpty || outs == rs else {
+            throw TNError.shape("a TCL layer's output modes are its ranks: out_modes \(outs) differ from ranks \(rs)")
+        }
+        return try TCL<T>(inputModes: ins, ranks: rs, bias: bias, seed: c.seed)
+    case .ttTensor:
+        if ranks.count == 1 { return try TTTensorLinear<T>(inputModes: ins, outputModes: outs, rank: ranks[0], bias: bias, seed: c.seed) }
+        return try TTTensorLinear<T>(inputModes: ins, outputModes: outs, ranks: ranks, bias: bias, seed: c.seed)
     case .einsum:
         throw TNError.value("internal: EINSUM layers are made above")
     }
@@ -195,8 +208,10 @@ private func fromDense<T: LAPACKScalar>(_ kind: LayerKind, _ w: UnsafePointer<CT
     case .tucker:
         return try TuckerLinear<T>.fromDense(weight: weight, bias: bias, inputModes: inModes, outputModes: outModes, rank: r, eps: e, budget: g,
                                              maxIterations: iterations > 0 ? Int(iterations) : 50)
-    case .einsum:
-        throw TNError.value("tn_layer_from_dense supports TN_LAYER_LINEAR, TT, CP and TUCKER, not EINSUM")
+    case .ttTensor:
+        return try TTTensorLinear<T>.fromDense(weight: weight, bias: bias, inputModes: inModes, outputModes: outModes, rank: r, eps: e, budget: g)
+    case .einsum, .tcl:
+        throw TNError.value("tn_layer_from_dense supports TN_LAYER_LINEAR, TT, CP, TUCKER and TT_TENSOR, not EINSUM or TCL")
     }
 }
 

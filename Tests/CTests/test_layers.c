@@ -1,6 +1,6 @@
-/* C ABI layers: TT and CP layers (double) against a plain dense computation built here from
-   their parameters (forward, dx, every parameter gradient, bias), the EINSUM kind, from_dense,
-   plan reports, and the error paths. Prints "test_layers: N passed, M failed". */
+/* C ABI layers: TT, CP, TCL and TT_TENSOR layers (double) against a plain dense computation
+   built here from their parameters (forward, dx, every parameter gradient, bias), the EINSUM
+   kind, from_dense, plan reports, model files with the new kinds, and the error paths. Prints "test_layers: N passed, M failed". */
 #include <stdint.h>
 
 #include "tn_check.h"
@@ -26,12 +26,14 @@ static double scaled_err(const double *got, const double *want, int64_t n) {
     return worst;
 }
 
-/* The structure of a TT or CP layer, enough to rebuild W from its parameter arrays. */
+/* The structure of a TT, CP, TCL or TT_TENSOR layer, enough to rebuild W from its parameter
+   arrays. */
 typedef struct {
     tn_layer_kind kind;
     int64_t d_in, d_out;
     int64_t in_modes[6], out_modes[6];
-    int64_t ranks[8]; /* TT: d + 1 ranks (ends 1); CP: ranks[0] */
+    int64_t ranks[14]; /* TT: d + 1 ranks (ends 1); CP: ranks[0]; TCL: none (the out modes);
+                          TT_TENSOR: d_in + d_out + 1 ranks (ends 1) */
 } layer_spec;
 
 /* Mixed-radix digits of `index` over `modes` (C order). */
@@ -42,8 +44,9 @@ static void digits(int64_t index, const int64_t *modes, int64_t d, int64_t *out)
     }
 }
 
-/* W (in_features x out_features) from the parameter arrays p[] (TT cores, or CP weights then
-   factors), by the definitions in tnswift.h, element by element. */
+/* W (in_features x out_features) from the parameter arrays p[] (TT cores, CP weights then
+   factors, TCL factors or TT_TENSOR cores), by the definitions in tnswift.h, element by
+   element. */
 static void dense_weight(const layer_spec *s, double *const *p, double *w) {
     int64_t nin = prod(s->in_modes, s->d_in), nout = prod(s->out_modes, s->d_out);
     int64_t ii[6], oo[6];
@@ -61,6 +64,25 @@ static void dense_weight(const layer_spec *s, double *const *p, double *w) {
                         double acc = 0.0;
                         for (int64_t a = 0; a < ra; a++)
                             acc += v[a] * p[k][((a * s->in_modes[k] + ii[k]) * s->out_modes[k] + oo[k]) * rb + b];
+                        next[b] = acc;
+                    }
+                    memcpy(v, next, (size_t)rb * sizeof(double));
+                }
+                value = v[0];
+            } else if (s->kind == TN_LAYER_TCL) {
+                /* prod_k factor_k[o_k, i_k], factor_k (out_k, in_k) */
+                value = 1.0;
+                for (int64_t k = 0; k < s->d_in; k++) value *= p[k][oo[k] * s->in_modes[k] + ii[k]];
+            } else if (s->kind == TN_LAYER_TT_TENSOR) {
+                /* row vector v times core_k[:, m_k, :] over the input modes, then the output modes */
+                double v[16] = {1.0}, next[16];
+                for (int64_t k = 0; k < s->d_in + s->d_out; k++) {
+                    int64_t ra = s->ranks[k], rb = s->ranks[k + 1];
+                    int64_t m = k < s->d_in ? s->in_modes[k] : s->out_modes[k - s->d_in];
+                    int64_t at = k < s->d_in ? ii[k] : oo[k - s->d_in];
+                    for (int64_t b = 0; b < rb; b++) {
+                        double acc = 0.0;
+                        for (int64_t a = 0; a < ra; a++) acc += v[a] * p[k][(a * m + at) * rb + b];
                         next[b] = acc;
                     }
                     memcpy(v, next, (size_t)rb * sizeof(double));
@@ -92,6 +114,12 @@ static tn_layer *create(const layer_spec *s, int bias) {
     if (s->kind == TN_LAYER_TT) {
         c.n_ranks = s->d_in - 1;
         c.ranks = s->ranks + 1;
+    } else if (s->kind == TN_LAYER_TCL) {
+        c.n_ranks = s->d_out; /* the output modes, also given as out_modes */
+        c.ranks = s->out_modes;
+    } else if (s->kind == TN_LAYER_TT_TENSOR) {
+        c.n_ranks = s->d_in + s->d_out - 1;
+        c.ranks = s->ranks + 1;
     } else {
         c.n_ranks = 1;
         c.ranks = s->ranks;
@@ -103,7 +131,7 @@ static tn_layer *create(const layer_spec *s, int bias) {
     return l;
 }
 
-/* Forward, dx and every gradient of a TT or CP layer against the dense computation. */
+/* Forward, dx and every gradient of a layer against the dense computation. */
 static void check_layer_against_dense(const layer_spec *s, const char *name) {
     tn_layer *l = create(s, 1);
     if (l == NULL) return;
@@ -343,6 +371,133 @@ static void test_from_dense(void) {
     tn_layer_destroy(a);
 }
 
+/* ------------------------------------------------------------------ TCL and TT_TENSOR */
+
+static void test_tcl_trl_kinds(void) {
+    int64_t in[2] = {3, 4}, out[2] = {2, 5}, ranks[3] = {2, 3, 2};
+    tn_layer_config c;
+    memset(&c, 0, sizeof c);
+    c.kind = TN_LAYER_TCL;
+    c.dtype = TN_FLOAT32;
+    c.n_in_modes = 2;
+    c.in_modes = in;
+    c.n_ranks = 2;
+    c.ranks = out; /* TCL: the ranks are the output modes; out_modes may be left empty */
+    c.bias = 1;
+    tn_layer *tcl = NULL, *ttt = NULL;
+    CHECK_OK(tn_layer_create(&c, &tcl));
+    if (tcl == NULL) return;
+    tn_layer_info info;
+    CHECK_OK(tn_layer_info_get(tcl, &info));
+    int64_t im[4] = {0}, om[4] = {0};
+    CHECK_OK(tn_layer_modes(tcl, im, 4, om, 4));
+    CHECK(info.kind == TN_LAYER_TCL && info.in_features == 12 && info.out_features == 10 && info.n_params == 3
+              && om[0] == 2 && om[1] == 5, "TCL info");
+    tn_layer_param prm;
+    CHECK_OK(tn_layer_param_get(tcl, 1, &prm));
+    CHECK(strcmp(prm.name, "factor_1") == 0 && prm.ndim == 2 && prm.shape[0] == 5 && prm.shape[1] == 4, "TCL factor_1 shape");
+    char text[256];
+    CHECK_OK(tn_layer_describe(tcl, text, sizeof text, NULL));
+    CHECK(strstr(text, "\"TCL\"") != NULL, "TCL describe: %s", text);
+
+    c.kind = TN_LAYER_TT_TENSOR;
+    c.n_in_modes = 1;
+    int64_t ten[1] = {10}, outs[2] = {2, 3}; /* the TCL's (2, 5) output as one mode of 10 -> (2, 3) */
+    c.in_modes = ten;
+    c.n_out_modes = 2;
+    c.out_modes = outs;
+    c.n_ranks = 1;
+    c.ranks = ranks;
+    CHECK_OK(tn_layer_create(&c, &ttt));
+    if (ttt == NULL) { tn_layer_destroy(tcl); return; }
+    CHECK_OK(tn_layer_info_get(ttt, &info));
+    CHECK(info.kind == TN_LAYER_TT_TENSOR && info.in_features == 10 && info.out_features == 6 && info.n_params == 4,
+          "TT_TENSOR info");
+    CHECK_OK(tn_layer_describe(ttt, text, sizeof text, NULL));
+    CHECK(strstr(text, "\"TTTensorLinear\"") != NULL, "TT_TENSOR describe: %s", text);
+
+    /* A model of both, saved and loaded: same outputs, same kinds. */
+    tn_model_stage st[2];
+    memset(st, 0, sizeof st);
+    st[0].kind = TN_STAGE_LAYER;
+    st[0].layer = tcl;
+    st[1].kind = TN_STAGE_LAYER;
+    st[1].layer = ttt;
+    tn_model *m = NULL, *back = NULL;
+    CHECK_OK(tn_model_create(2, st, &m));
+    float x[4 * 12], y[4 * 6], y2[4 * 6];
+    fill_f(x, 48);
+    CHECK_OK(tn_model_forward(m, TN_FLOAT32, 4, x, y));
+    const char *path = "/tmp/tn_test_layers_tcl_trl.safetensors";
+    CHECK_OK(tn_model_save(m, path));
+    CHECK_OK(tn_model_load(path, &back));
+    if (back != NULL) {
+        CHECK_OK(tn_model_forward(back, TN_FLOAT32, 4, x, y2));
+        CHECK(memcmp(y, y2, sizeof y) == 0, "TCL/TT_TENSOR model round trip");
+        tn_model_stage got;
+        CHECK_OK(tn_model_stage_get(back, 0, &got));
+        CHECK_OK(tn_layer_info_get(got.layer, &info));
+        CHECK(info.kind == TN_LAYER_TCL, "loaded kind %d", info.kind);
+        tn_layer_destroy(got.layer);
+        CHECK_OK(tn_model_stage_get(back, 1, &got));
+        CHECK_OK(tn_layer_info_get(got.layer, &info));
+        CHECK(info.kind == TN_LAYER_TT_TENSOR, "loaded kind %d", info.kind);
+        tn_layer_destroy(got.layer);
+        tn_model_destroy(back);
+    }
+    remove(path);
+    tn_model_destroy(m);
+
+    /* from_dense: TT_TENSOR by TT-SVD (exact at eps 0 for this small weight); TCL refused. */
+    double w[10 * 6];
+    fill_d(w, 60);
+    int64_t ws[2] = {10, 6};
+    tn_tensor wt = {w, 2, ws, NULL};
+    int64_t i2[2] = {2, 5};
+    tn_layer *fd = NULL;
+    CHECK_OK(tn_layer_from_dense(TN_LAYER_TT_TENSOR, TN_FLOAT64, &wt, NULL, 2, i2, 2, outs, -1, 0.0, -1, 0, -1, &fd));
+    if (fd != NULL) {
+        double w2[60];
+        tn_tensor w2t = {w2, 2, ws, NULL};
+        CHECK_OK(tn_layer_dense_weight(fd, TN_FLOAT64, &w2t));
+        CHECK(scaled_err(w2, w, 60) < 1e-12, "TT_TENSOR from_dense err %g", scaled_err(w2, w, 60));
+        tn_layer_destroy(fd);
+    }
+    CHECK_STATUS(TN_ERR_VALUE, tn_layer_from_dense(TN_LAYER_TCL, TN_FLOAT64, &wt, NULL, 2, i2, 2, outs, 1, -1, -1, 0, -1, &fd));
+
+    /* Bad configurations. */
+    c.kind = TN_LAYER_TCL;
+    c.n_in_modes = 2;
+    c.in_modes = in;
+    c.n_out_modes = 2;
+    c.out_modes = outs; /* (2, 3) but ranks (2, 5) */
+    c.n_ranks = 2;
+    c.ranks = out;
+    tn_layer *bad = NULL;
+    CHECK_STATUS(TN_ERR_SHAPE, tn_layer_create(&c, &bad));
+    c.n_out_modes = 0;
+    c.n_ranks = 3; /* three ranks for two modes */
+    c.ranks = ranks;
+    CHECK_STATUS(TN_ERR_SHAPE, tn_layer_create(&c, &bad));
+    c.n_ranks = 0; /* no ranks and no out_modes */
+    CHECK_STATUS(TN_ERR_SHAPE, tn_layer_create(&c, &bad));
+    int64_t zero[2] = {2, 0};
+    c.n_ranks = 2;
+    c.ranks = zero;
+    CHECK_STATUS(TN_ERR_VALUE, tn_layer_create(&c, &bad));
+    c.kind = TN_LAYER_TT_TENSOR;
+    c.n_out_modes = 2;
+    c.out_modes = outs;
+    c.ranks = ranks; /* 2 ranks for 4 modes (3 bonds) */
+    CHECK_STATUS(TN_ERR_SHAPE, tn_layer_create(&c, &bad));
+    c.n_out_modes = 0;
+    c.n_ranks = 1;
+    CHECK_STATUS(TN_ERR_SHAPE, tn_layer_create(&c, &bad));
+    CHECK(bad == NULL, "no handle on failure");
+    tn_layer_destroy(tcl);
+    tn_layer_destroy(ttt);
+}
+
 /* ------------------------------------------------------------------ EINSUM kind */
 
 static void test_einsum_kind(void) {
@@ -562,7 +717,16 @@ int main(void) {
     check_layer_against_dense(&cp, "CP (3,2)->(2,1,3) rank 4");
     layer_spec cp1 = {TN_LAYER_CP, 1, 1, {7}, {5}, {3}};
     check_layer_against_dense(&cp1, "CP (7)->(5) rank 3");
+    layer_spec tcl = {TN_LAYER_TCL, 3, 3, {3, 1, 5}, {2, 4, 1}, {0}};
+    check_layer_against_dense(&tcl, "TCL (3,1,5)->(2,4,1)");
+    layer_spec tcl1 = {TN_LAYER_TCL, 1, 1, {7}, {3}, {0}};
+    check_layer_against_dense(&tcl1, "TCL (7)->(3)");
+    layer_spec ttt = {TN_LAYER_TT_TENSOR, 2, 1, {3, 2}, {5}, {1, 2, 3, 1}};
+    check_layer_against_dense(&ttt, "TT_TENSOR (3,2)->(5) ranks 2,3");
+    layer_spec ttt2 = {TN_LAYER_TT_TENSOR, 1, 3, {7}, {1, 2, 3}, {1, 3, 3, 2, 1}};
+    check_layer_against_dense(&ttt2, "TT_TENSOR (7)->(1,2,3) ranks 3,3,2");
     test_from_dense();
+    test_tcl_trl_kinds();
     test_einsum_kind();
     test_errors();
     return tn_report("test_layers");

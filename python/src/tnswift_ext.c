@@ -3714,6 +3714,8 @@ module_exec(PyObject *module)
         || PyModule_AddIntConstant(module, "LAYER_CP", TN_LAYER_CP) < 0
         || PyModule_AddIntConstant(module, "LAYER_TUCKER", TN_LAYER_TUCKER) < 0
         || PyModule_AddIntConstant(module, "LAYER_EINSUM", TN_LAYER_EINSUM) < 0
+        || PyModule_AddIntConstant(module, "LAYER_TCL", TN_LAYER_TCL) < 0
+        || PyModule_AddIntConstant(module, "LAYER_TT_TENSOR", TN_LAYER_TT_TENSOR) < 0
         || PyModule_AddIntConstant(module, "STAGE_LAYER", TN_STAGE_LAYER) < 0
         || PyModule_AddIntConstant(module, "STAGE_ACTIVATION", TN_STAGE_ACTIVATION) < 0
         || PyModule_AddIntConstant(module, "STAGE_FLATTEN", TN_STAGE_FLATTEN) < 0

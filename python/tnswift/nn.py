@@ -9,6 +9,12 @@ Every layer is one Swift ``EinsumLayer`` (an equation plus its parameters) behin
   ``(mode, rank)`` per input mode, then one per output mode.
 - :class:`TuckerLinear` — a ``core`` of shape ``ranks`` and one factor ``(mode, rank)`` per
   mode (input modes first).
+- :class:`TTTensorLinear` — W as a tensor train over the input modes then the output
+  modes: cores ``(r_{k-1}, mode_k, r_k)`` (not a TT-matrix: no pairing of in and out modes).
+- :class:`TCL` — the tensor contraction layer: one factor ``(rank_k, in_k)`` per input mode,
+  ``y = x x_1 U_1 ... x_N U_N`` of shape ``(batch, *rank)``.
+- :class:`TRL` — the tensor regression layer: makes a :class:`CPLinear`,
+  :class:`TuckerLinear` or :class:`TTTensorLinear` from an input and an output shape.
 - :class:`EinsumLayer` — any equation, e.g. ``"nij,aik,bjk->nab"`` (input first, its first
   label the batch; then the parameters; the output leads with the batch).
 
@@ -26,6 +32,7 @@ input for backward, so backward must come from the thread that made that forward
 ArgumentError): share a layer between threads for inference, train one per thread.
 """
 
+import abc
 import json
 import os
 import threading
@@ -60,6 +67,9 @@ __all__ = [
     "TTLinear",
     "CPLinear",
     "TuckerLinear",
+    "TTTensorLinear",
+    "TCL",
+    "TRL",
     "EinsumLayer",
     "PlanReport",
     "Conv2d",
@@ -94,6 +104,30 @@ class PlanReport:
     def __repr__(self):
         return (f"PlanReport(batch={self.batch}, flops={self.flops:g}, dense_flops={self.dense_flops:g}, "
                 f"reconstructs_weight={self.reconstructs_weight})")
+
+
+def _tt_ranks(rank, n_modes, who):
+    """One TT rank for every bond, the n_modes - 1 bond ranks, or n_modes + 1 ranks with 1 at
+    both ends, as the bond ranks (or the single rank)."""
+    ranks = _rank_list(rank, "rank")
+    if len(ranks) == n_modes + 1:
+        if ranks[0] != 1 or ranks[-1] != 1:
+            raise ShapeError(f"rank {ranks} has d + 1 entries, so its first and last must be 1")
+        return ranks[1:-1]
+    if len(ranks) != 1 and len(ranks) != n_modes - 1:
+        raise ShapeError(f"rank has {len(ranks)} entries; {who} with {n_modes} modes takes one, "
+                         f"{n_modes - 1} bond ranks or {n_modes + 1} ranks with 1 at both ends")
+    return ranks
+
+
+def _shape(value, name):
+    """A tensor shape: an int is one mode of that size, a sequence its modes (each >= 1)."""
+    if hasattr(value, "__iter__") or isinstance(value, (str, bytes)):
+        return _modes(value, name, 1)
+    n = _index(value, name)
+    if n < 1:
+        raise ShapeError(f"{name} must be at least 1 (got {n})")
+    return (n,)
 
 
 # ---------------------------------------------------------------------------- base class
@@ -280,14 +314,7 @@ class TTLinear(_Layer):
         outs = _modes(out_features, "out_modes", order)
         if len(ins) != len(outs):
             raise ShapeError(f"TTLinear needs as many input as output modes (got {ins} and {outs})")
-        ranks = _rank_list(rank, "rank")
-        if len(ranks) == len(ins) + 1:
-            if ranks[0] != 1 or ranks[-1] != 1:
-                raise ShapeError(f"rank {ranks} has d + 1 entries, so its first and last must be 1")
-            ranks = ranks[1:-1]
-        elif len(ranks) != 1 and len(ranks) != len(ins) - 1:
-            raise ShapeError(f"rank has {len(ranks)} entries; TTLinear with {len(ins)} modes takes one, "
-                             f"{len(ins) - 1} bond ranks or {len(ins) + 1} ranks with 1 at both ends")
+        ranks = _tt_ranks(rank, len(ins), "TTLinear")
         self._attach(_ext.layer_create(self._kind, _code(dtype), list(ins), list(outs), ranks, None, None,
                                        bool(bias), _seed(seed)))
 
@@ -376,6 +403,126 @@ class TuckerLinear(_Layer):
         return f"{super()._describe()}, ranks={self.ranks}"
 
 
+class TTTensorLinear(_Layer):
+    """W, seen as the tensor (in modes..., out modes...), as a tensor train over those modes in
+    that order: core k ``(r_{k-1}, mode_k, r_k)``, ``r_0 = r_end = 1`` (the TT-tensor weight of a
+    tensor regression layer, ``TRL(..., factorization="tt")``).
+
+    Unlike :class:`TTLinear` (a TT-matrix pairing in_k with out_k), the numbers of input and
+    output modes may differ. ``rank`` is one int for every bond, the ``d + e - 1`` bond ranks,
+    or ``d + e + 1`` ranks with 1 at both ends.
+    """
+
+    _kind = _ext.LAYER_TT_TENSOR
+
+    def __init__(self, in_features, out_features, rank, bias=True, dtype=np.float32, seed=0, order=3):
+        ins = _modes(in_features, "in_modes", order)
+        outs = _modes(out_features, "out_modes", order)
+        ranks = _tt_ranks(rank, len(ins) + len(outs), "TTTensorLinear")
+        self._attach(_ext.layer_create(self._kind, _code(dtype), list(ins), list(outs), ranks, None, None,
+                                       bool(bias), _seed(seed)))
+
+    @property
+    def ranks(self):
+        """The d + e + 1 TT ranks (first and last 1)."""
+        cores = [v for n, (v, _) in self._arrays.items() if n != "bias"]
+        return tuple(c.shape[0] for c in cores) + (1,)
+
+    @classmethod
+    def from_dense(cls, weight, bias=None, *, in_modes=None, out_modes=None, rank=None, eps=None,
+                   budget=None, order=3):
+        """TT-SVD of ``weight`` (in_features, out_features) seen as the tensor (in modes...,
+        out modes...): with a cap on every bond (``rank``), with ``||W - W_tt||_F <= eps
+        ||W||_F``, or with the largest cap whose cores fit ``budget`` parameters."""
+        return cls._dense(weight, bias, in_modes, out_modes, rank, eps, budget, order)
+
+    def _describe(self):
+        return f"{super()._describe()}, ranks={self.ranks}"
+
+
+class TCL(_Layer):
+    """Tensor contraction layer (Kossaifi et al. 2017): ``y = x x_1 U_1 x_2 U_2 ... x_N U_N``
+    maps x of shape ``(batch, *input_shape)`` to ``(batch, *rank)``.
+
+    Parameters ``factor_k`` of shape ``(rank[k], input_shape[k])`` (tensorly-torch's layout).
+    ``input_shape`` is an int (one mode) or a sequence of modes; ``rank`` one int for every
+    mode or one per mode (a rank may exceed its mode). The bias, of the output's size, is
+    off by default as in tensorly-torch. As a linear layer, W is the Kronecker product of the
+    factors: ``W[(i_1..i_N), (r_1..r_N)] = prod_k U_k[r_k, i_k]``.
+    """
+
+    _kind = _ext.LAYER_TCL
+
+    def __init__(self, input_shape, rank, bias=False, dtype=np.float32, seed=0):
+        ins = _shape(input_shape, "input_shape")
+        ranks = _rank_list(rank, "rank")
+        if len(ranks) == 1:
+            ranks = ranks * len(ins)
+        if len(ranks) != len(ins):
+            raise ShapeError(f"rank {tuple(ranks)} has {len(ranks)} entries but input_shape {ins} has "
+                             f"{len(ins)} modes; give one rank or one per mode")
+        self._attach(_ext.layer_create(self._kind, _code(dtype), list(ins), None, ranks, None, None,
+                                       bool(bias), _seed(seed)))
+
+    @property
+    def input_shape(self):
+        return self.in_modes
+
+    @property
+    def rank(self):
+        """The output modes, one per input mode."""
+        return self.out_modes
+
+    def _describe(self):
+        return f"input_shape={self.in_modes}, rank={self.out_modes}"
+
+
+class TRL(metaclass=abc.ABCMeta):
+    """Tensor regression layer (Kossaifi et al. 2020): ``y[n, o...] = sum_i x[n, i...] W[i...,
+    o...] + b`` with W, of shape ``(*input_shape, *output_shape)``, low-rank.
+
+    ``TRL(input_shape, output_shape, rank, factorization)`` returns the layer with that weight:
+    a :class:`CPLinear` (``"cp"``, ``rank`` an int), a :class:`TuckerLinear` (``"tucker"``,
+    one rank clipped to each mode or one per mode, input modes first) or a
+    :class:`TTTensorLinear` (``"tt"``, one rank or one per bond). Shapes are ints (one mode)
+    or sequences of modes. The bias, of the output's size, is off by default as in
+    tensorly-torch. ``isinstance(layer, TRL)`` holds for all three classes.
+    """
+
+    _classes = {"cp": CPLinear, "tucker": TuckerLinear, "tt": TTTensorLinear}
+
+    @classmethod
+    def _class(cls, factorization):
+        if not isinstance(factorization, str) or factorization.lower() not in cls._classes:
+            raise ArgumentError(f"factorization must be one of 'cp', 'tucker', 'tt' (got {factorization!r})")
+        return cls._classes[factorization.lower()]
+
+    def __new__(cls, input_shape, output_shape, rank, factorization="cp", bias=False, dtype=np.float32, seed=0):
+        layer_class = cls._class(factorization)
+        ins = _shape(input_shape, "input_shape")
+        outs = _shape(output_shape, "output_shape")
+        return layer_class(ins, outs, rank, bias=bias, dtype=dtype, seed=seed)
+
+    @classmethod
+    def from_dense(cls, weight, bias=None, *, input_shape, output_shape, factorization="cp", rank=None,
+                   eps=None, budget=None, **options):
+        """The layer of ``factorization`` fitted to ``weight``, either (in_features,
+        out_features) or of shape ``(*input_shape, *output_shape)``: exactly one of ``rank``,
+        ``eps`` or ``budget``, as that class's ``from_dense`` (CP-ALS, HOOI or TT-SVD; extra
+        ``options`` such as ``n_iter_max`` go to it)."""
+        layer_class = cls._class(factorization)
+        ins = _shape(input_shape, "input_shape")
+        outs = _shape(output_shape, "output_shape")
+        if isinstance(weight, np.ndarray) and weight.shape == ins + outs and weight.ndim != 2:
+            weight = weight.reshape(_prod(ins), _prod(outs))
+        return layer_class.from_dense(weight, bias, in_modes=ins, out_modes=outs, rank=rank, eps=eps,
+                                      budget=budget, **options)
+
+
+for _c in TRL._classes.values():
+    TRL.register(_c)
+
+
 class EinsumLayer(_Layer):
     """Any tensor-network layer: ``equation`` names the input first (its first label or
     ``...`` is the batch), then the parameters, ``->`` and the output with the batch first.
@@ -410,7 +557,8 @@ class EinsumLayer(_Layer):
 # ---------------------------------------------------------------------------- files
 
 _LAYER_CLASSES = {Linear._kind: Linear, TTLinear._kind: TTLinear, CPLinear._kind: CPLinear,
-                  TuckerLinear._kind: TuckerLinear, EinsumLayer._kind: EinsumLayer}
+                  TuckerLinear._kind: TuckerLinear, EinsumLayer._kind: EinsumLayer,
+                  TTTensorLinear._kind: TTTensorLinear, TCL._kind: TCL}
 _ACTIVATION_CLASSES = {0: Identity, 1: ReLU, 2: GELU, 3: Tanh, 4: Sigmoid}
 
 

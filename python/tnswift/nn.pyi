@@ -90,6 +90,35 @@ class TuckerLinear(_Layer):
                    rank: Optional[int] = ..., eps: Optional[float] = ..., budget: Optional[int] = ...,
                    order: int = ..., n_iter_max: Optional[int] = ...) -> TuckerLinear: ...
 
+class TTTensorLinear(_Layer):
+    def __init__(self, in_features: _Modes, out_features: _Modes, rank: _Rank, bias: bool = ...,
+                 dtype: Any = ..., seed: int = ..., order: int = ...) -> None: ...
+    @property
+    def ranks(self) -> Tuple[int, ...]: ...
+    @classmethod
+    def from_dense(cls, weight: npt.ArrayLike, bias: Optional[npt.ArrayLike] = ..., *,
+                   in_modes: Optional[_Modes] = ..., out_modes: Optional[_Modes] = ...,
+                   rank: Optional[int] = ..., eps: Optional[float] = ..., budget: Optional[int] = ...,
+                   order: int = ...) -> TTTensorLinear: ...
+
+class TCL(_Layer):
+    def __init__(self, input_shape: _Modes, rank: _Rank, bias: bool = ..., dtype: Any = ...,
+                 seed: int = ...) -> None: ...
+    @property
+    def input_shape(self) -> Tuple[int, ...]: ...
+    @property
+    def rank(self) -> Tuple[int, ...]: ...
+
+class TRL:
+    def __new__(cls, input_shape: _Modes, output_shape: _Modes, rank: _Rank,
+                factorization: str = ..., bias: bool = ..., dtype: Any = ...,
+                seed: int = ...) -> Union[CPLinear, TuckerLinear, TTTensorLinear]: ...  # type: ignore[misc]
+    @classmethod
+    def from_dense(cls, weight: npt.ArrayLike, bias: Optional[npt.ArrayLike] = ..., *,
+                   input_shape: _Modes, output_shape: _Modes, factorization: str = ...,
+                   rank: Optional[_Rank] = ..., eps: Optional[float] = ..., budget: Optional[int] = ...,
+                   **options: Any) -> Union[CPLinear, TuckerLinear, TTTensorLinear]: ...
+
 class EinsumLayer(_Layer):
     equation: str
     param_shapes: list[Tuple[int, ...]]

@@ -120,6 +120,9 @@ extension Sequential {
         case "TTLinear": return try TTLinear<T>(inputModes: ints("input_modes"), outputModes: ints("output_modes"), ranks: ints("ranks"), bias: bias)
         case "CPLinear": return try CPLinear<T>(inputModes: ints("input_modes"), outputModes: ints("output_modes"), rank: int("rank"), bias: bias)
         case "TuckerLinear": return try TuckerLinear<T>(inputModes: ints("input_modes"), outputModes: ints("output_modes"), ranks: ints("ranks"), bias: bias)
+        case "TTTensorLinear":
+            return try TTTensorLinear<T>(inputModes: ints("input_modes"), outputModes: ints("output_modes"), ranks: ints("ranks"), bias: bias)
+        case "TCL": return try TCL<T>(inputModes: ints("input_modes"), ranks: ints("ranks"), bias: bias)
         case "EinsumLayer":
             guard let eq = s["equation"]?.stringValue, let shapes = s["parameter_shapes"]?.arrayValue else {
                 throw TNError.value("stage \(i) (EinsumLayer) lacks its equation or parameter shapes")

@@ -263,10 +263,13 @@ tn_status tn_decomposition_destroy(tn_decomposition *h);
  * Layers
  *
  *   A tn_layer is a linear layer y = x @ W + b whose weight W (in_features x out_features)
- *   is a tensor network: dense (LINEAR), a TT-matrix (TT), CP (CP), Tucker (TUCKER) or any
- *   einsum with parameters (EINSUM). in_features is the product of the input modes,
- *   out_features that of the output modes; W's rows are the input modes in C order, its
- *   columns the output modes.
+ *   is a tensor network: dense (LINEAR), a TT-matrix (TT), CP (CP), Tucker (TUCKER), any
+ *   einsum with parameters (EINSUM), a tensor contraction layer (TCL: y = x x_1 U_1 ... x_N
+ *   U_N, W the Kronecker product of the factors) or a tensor train over the input modes
+ *   followed by the output modes (TT_TENSOR). in_features is the product of the input
+ *   modes, out_features that of the output modes; W's rows are the input modes in C order,
+ *   its columns the output modes. The tensor regression layer (TRL) of tltorch is CP, TUCKER
+ *   or TT_TENSOR with the input shape as in_modes and the output shape as out_modes.
  *
  *   Parameters, in order (tn_layer_param_get index, name, shape):
  *     LINEAR   "weight" (in_features, out_features)
@@ -274,6 +277,9 @@ tn_status tn_decomposition_destroy(tn_decomposition *h);
  *     CP       "weights" (rank,), then "factor_k" (mode_k, rank): input modes, then output modes
  *     TUCKER   "core" (ranks...), then "factor_k" (mode_k, r_k): input modes, then output modes
  *     EINSUM   "p0", "p1", ... in the equation's order
+ *     TCL      "factor_k" (rank_k, in_k), one per input mode (the output modes are the ranks)
+ *     TT_TENSOR "core_k" (r_{k-1}, mode_k, r_k) over the input modes then the output modes,
+ *              r_0 = r_{d+e} = 1
  *   and, when the layer has one, "bias" (out_features,) last.
  *
  *   x, y, dy and dx are (batch, features) or (batch, mode_1, ..., mode_d) with any element
@@ -289,7 +295,9 @@ typedef enum tn_layer_kind {
     TN_LAYER_TT = 1,
     TN_LAYER_CP = 2,
     TN_LAYER_TUCKER = 3,
-    TN_LAYER_EINSUM = 4
+    TN_LAYER_EINSUM = 4,
+    TN_LAYER_TCL = 5,
+    TN_LAYER_TT_TENSOR = 6
 } tn_layer_kind;
 
 /** What tn_layer_create builds. Unused pointers may be NULL when their count is 0. */
@@ -302,7 +310,10 @@ typedef struct tn_layer_config {
     int64_t n_out_modes;
     const int64_t *out_modes;
     /* Ranks. LINEAR and EINSUM: none. TT: one (every bond) or d - 1. CP: one.
-       TUCKER: one (clipped to each mode's size) or one per mode, input modes first. */
+       TUCKER: one (clipped to each mode's size) or one per mode, input modes first.
+       TCL: the output modes, one (every mode) or one per input mode; out_modes may be
+       empty (n_out_modes = 0) or equal to them, and ranks may be empty when out_modes are
+       given. TT_TENSOR: one (every bond) or d + e - 1 for d input and e output modes. */
     int64_t n_ranks;
     const int64_t *ranks;
     /* EINSUM only: the equation ("nij,aik,bjk->nab": input first, its first label or "..."
@@ -363,14 +374,16 @@ tn_status tn_layer_create(const tn_layer_config *config, tn_layer **layer);
     any strides), with bias (out_features,) or NULL for none. n_in_modes = 0 (or n_out_modes
     = 0) means one mode, the weight's rows (columns). Give exactly one target, the others
     negative (a negative value means "not given"):
-      rank    TT: a cap on every bond; CP: the rank; TUCKER: one rank clipped to each mode;
-      eps     ||W - W_hat||_F <= eps ||W||_F (TT, TUCKER; CP: the smallest rank reaching it);
+      rank    TT, TT_TENSOR: a cap on every bond; CP: the rank; TUCKER: one rank clipped to
+              each mode;
+      eps     ||W - W_hat||_F <= eps ||W||_F (TT, TT_TENSOR, TUCKER; CP: the smallest rank
+              reaching it);
       budget  the largest uniform rank whose parameters (bias excluded) fit.
-    LINEAR copies the weight and takes no target (all three negative). EINSUM is not
-    supported (TN_ERR_VALUE). n_iter_max caps each CP-ALS run (default 500) or HOOI (default
+    LINEAR copies the weight and takes no target (all three negative). EINSUM and TCL are
+    not supported (TN_ERR_VALUE). n_iter_max caps each CP-ALS run (default 500) or HOOI (default
     50), <= 0 for the default; tol is CP-ALS's stopping tolerance on the change of the
-    relative error (default 1e-12; 0 runs all iterations), < 0 for the default. TT ignores
-    both. */
+    relative error (default 1e-12; 0 runs all iterations), < 0 for the default. TT and
+    TT_TENSOR ignore both. */
 tn_status tn_layer_from_dense(tn_layer_kind kind, tn_dtype dtype, const tn_tensor *weight,
                               const tn_tensor *bias, int64_t n_in_modes, const int64_t *in_modes,
                               int64_t n_out_modes, const int64_t *out_modes, int64_t rank,
