@@ -178,6 +178,11 @@ extension EinsumLayer {
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
     public func backward(_ dy: StridedView<T>, input x: StridedView<T>, inputGradient dx: StridedView<T>?) throws {
+        try backpropagate(dy, input: x, inputGradient: dx)
+    }
+
+    /// `backward` for code in this module (see `SVD.factor` on exported specialisations).
+    func backpropagate(_ dy: StridedView<T>, input x: StridedView<T>, inputGradient dx: StridedView<T>?) throws {
         try withLock {
             let xv = try modeView(x, modes: inputModes, features: inFeatures, what: "the input")
             let n = xv.shape[0]
