@@ -885,6 +885,86 @@ def w3_rows(st, rate, extra):
     return rows
 
 
+# ---------------------------------------------------------------- W6: TT embedding
+
+def w6_rows(st, rate, extra):
+    """A TT embedding 100000 x 256, rank 16, 3 modes, 4096 random lookups, f32, against
+    tltorch's FactorizedEmbedding (blocktt) with the same modes and the same core values, and a
+    dense torch embedding for scale. fwd+bwd is the rows plus every core's gradient."""
+    nn = getattr(tnswift, "nn", None) if tnswift is not None else None
+    if nn is None or not hasattr(nn, "TTEmbedding"):
+        r = Row("W6", "W6 TT embedding (tnswift.nn.TTEmbedding missing)", "fwd")
+        r.notes.append("tnswift.nn.TTEmbedding is not importable")
+        return [r]
+    tlt = _tltorch()
+    rng = np.random.default_rng(6)
+    idx = rng.integers(0, 100_000, 4096)
+    dy = rng.standard_normal((4096, 256)).astype(np.float32)
+    tl_layer = None
+    rows_modes, col_modes = (25, 25, 160), (4, 4, 16)    # tltorch's choice for this shape
+    if tlt is not None:
+        try:
+            tl_layer = tlt.FactorizedEmbedding(100_000, 256, rank=16, factorization="blocktt", n_tensorized_modes=3)
+            rows_modes = tuple(int(f.shape[1]) for f in tl_layer.weight.factors)
+            col_modes = tuple(int(f.shape[2]) for f in tl_layer.weight.factors)
+        except Exception as exc:
+            tl_layer = Failed(_short(exc))
+    layer = nn.TTEmbedding(100_000, 256, rank=16, row_modes=rows_modes, col_modes=col_modes, std=0.05)
+    if tl_layer is not None and not isinstance(tl_layer, Failed):
+        for p, f in zip(layer.parameters().values(), tl_layer.weight.factors):
+            p[...] = f.detach().numpy()
+    cores = [c.astype(np.float64) for c in layer.parameters().values()]
+    # rows in float64 from the cores: chain the core slices of each looked-up row
+    digits, rest = [], idx.copy()
+    for v in reversed(rows_modes):
+        digits.append(rest % v)
+        rest //= v
+    digits.reverse()
+    ref = cores[0][0][digits[0]]                                  # (n, d1, r1)
+    for k in (1, 2):
+        ref = np.einsum("npr,rnds->npds", ref, cores[k][:, digits[k]]).reshape(len(idx), -1, cores[k].shape[3])
+    ref = ref.reshape(len(idx), 256)
+    out = []
+    for kind in ("fwd", "fwd+bwd"):
+        row = Row("W6", f"W6 TT embedding 100000x256 r16 {rows_modes}x{col_modes} 4096 f32 {kind}", kind,
+                  target={"kind": "ratio", "value": 0.25 if kind == "fwd" else 0.1, "anchor": "tltorch"})
+        impls = {}
+        if kind == "fwd":
+            impls["tnswift"] = lambda: layer(idx)
+        else:
+            def tn_fb():
+                layer(idx)
+                return layer.backward(dy)
+            impls["tnswift"] = tn_fb
+        if torch is not None:
+            ti = torch.from_numpy(idx)
+            tdy = torch.from_numpy(dy)
+            dense = torch.from_numpy(rng.standard_normal((100_000, 256)).astype(np.float32)).requires_grad_(kind != "fwd")
+            if kind == "fwd":
+                impls["dense"] = lambda: torch.nn.functional.embedding(ti, dense)
+            else:
+                def dense_fb():
+                    return torch.autograd.grad(torch.nn.functional.embedding(ti, dense), [dense], tdy)
+                impls["dense"] = dense_fb
+            if isinstance(tl_layer, Failed):
+                row.times["tltorch"] = tl_layer
+            elif tl_layer is not None:
+                tparams = list(tl_layer.parameters())
+                if kind == "fwd":
+                    def tl_fwd():
+                        with torch.no_grad():
+                            return tl_layer(ti)
+                    impls["tltorch"] = tl_fwd
+                else:
+                    def tl_fb():
+                        return torch.autograd.grad(tl_layer(ti), tparams, tdy)
+                    impls["tltorch"] = tl_fb
+        row.times.update(measure(impls, st))
+        row.check = rel_err(layer(idx), ref)
+        out.append(row)
+    return out
+
+
 # ---------------------------------------------------------------- W7: decompositions
 
 W7_TOL = 1e-9  # tnswift's relative error may exceed TensorLy's by at most this much
@@ -994,7 +1074,7 @@ def w7_memory_row():
     return row
 
 
-WORKLOADS = {"W1": w1_rows, "W3": w3_rows, "W4": w4_rows, "W7": w7_rows, "W8": w8_rows, "W9": w9_rows,
+WORKLOADS = {"W1": w1_rows, "W3": w3_rows, "W6": w6_rows, "W4": w4_rows, "W7": w7_rows, "W8": w8_rows, "W9": w9_rows,
              "LAYERS": layer_workloads, "BRIDGE": bridge_rows}
 
 

@@ -27,7 +27,7 @@ enum Status: Int32 {
 }
 
 /// ABI version: bump with every incompatible change of tnswift.h.
-let abiVersion: UInt32 = 7
+let abiVersion: UInt32 = 8
 let libraryVersion = "0.1.0"
 
 /// The buffer protocol of the text-returning calls: `needed` (if given) receives the size with

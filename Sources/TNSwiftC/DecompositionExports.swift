@@ -48,7 +48,7 @@ private func elementCount(_ shape: [Int], itemSize: Int, what: @autoclosure () -
 
 /// Whether element strides `strides` lay out a non-empty `shape` in C order (axes of size 1
 /// may have any stride, as NumPy allows).
-private func isCContiguous(_ shape: [Int], _ strides: UnsafePointer<Int64>) -> Bool {
+func isCContiguous(_ shape: [Int], _ strides: UnsafePointer<Int64>) -> Bool {
     var expected = 1
     for k in stride(from: shape.count - 1, through: 0, by: -1) where shape[k] != 1 {
         guard Int(strides[k]) == expected else { return false }

@@ -32,6 +32,7 @@ typedef struct {
     PyTypeObject *LayerType;
     PyTypeObject *LayerBufferType;
     PyTypeObject *ConvType;
+    PyTypeObject *EmbeddingType;
 } tn_module_state;
 
 static inline tn_module_state *
@@ -2955,6 +2956,351 @@ done:
 }
 
 /* ------------------------------------------------------------------------- */
+/* Embeddings: Embedding wraps a tn_embedding                                */
+/* ------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    tn_embedding *embedding;
+    int dtype;
+} EmbeddingObject;
+
+static int
+embedding_check(EmbeddingObject *self)
+{
+    if (self->embedding == NULL) {
+        PyErr_SetString(layer_state((PyObject *)self)->TNError,
+                        "this Embedding has no tn_embedding handle (make embeddings with tnswift.nn)");
+        return -1;
+    }
+    return 0;
+}
+
+static void
+Embedding_dealloc(EmbeddingObject *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    if (self->embedding != NULL) {
+        tn_embedding_destroy(self->embedding);
+    }
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+static PyObject *
+embedding_wrap(tn_module_state *st, tn_embedding *handle)
+{
+    tn_embedding_info info;
+    tn_status s = tn_embedding_info_get(handle, &info);
+    if (s != TN_OK) {
+        tn_embedding_destroy(handle);
+        return raise_status(st, s);
+    }
+    EmbeddingObject *self = PyObject_New(EmbeddingObject, st->EmbeddingType);
+    if (self == NULL) {
+        tn_embedding_destroy(handle);
+        return NULL;
+    }
+    self->embedding = handle;
+    self->dtype = info.dtype;
+    return (PyObject *)self;
+}
+
+static PyObject *
+Embedding_info(EmbeddingObject *self, PyObject *Py_UNUSED(ignored))
+{
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (embedding_check(self) < 0) {
+        return NULL;
+    }
+    tn_embedding_info i;
+    tn_status s = tn_embedding_info_get(self->embedding, &i);
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    int64_t rows[13], cols[13], ranks[13];
+    s = tn_embedding_modes(self->embedding, rows, cols, ranks, 13);
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    return Py_BuildValue("{s:s,s:L,s:L,s:L,s:N,s:N,s:N,s:L,s:d}", "dtype", dtype_names[i.dtype],
+                         "num_embeddings", (long long)i.num_embeddings, "embedding_dim", (long long)i.embedding_dim,
+                         "padding_idx", (long long)i.padding_idx, "row_modes", shape_tuple_i64(rows, i.n_modes),
+                         "col_modes", shape_tuple_i64(cols, i.n_modes), "ranks", shape_tuple_i64(ranks, i.n_modes + 1),
+                         "parameter_count", (long long)i.parameter_count, "compression", i.compression);
+}
+
+static tn_status
+embedding_param_get(PyObject *owner, int64_t i, tn_layer_param *p)
+{
+    return tn_embedding_param_get(((EmbeddingObject *)owner)->embedding, i, p);
+}
+
+static PyObject *
+Embedding_parameters(EmbeddingObject *self, PyObject *Py_UNUSED(ignored))
+{
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (embedding_check(self) < 0) {
+        return NULL;
+    }
+    tn_embedding_info info;
+    tn_status s = tn_embedding_info_get(self->embedding, &info);
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    return param_list(st, (PyObject *)self, self->dtype, info.n_params, embedding_param_get);
+}
+
+/* A C-contiguous int64 buffer (None: *held = 0). */
+static int
+index_buffer(tn_module_state *st, PyObject *obj, const char *what, Py_buffer *view, int *held)
+{
+    *held = 0;
+    if (obj == Py_None) {
+        return 0;
+    }
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyErr_Clear();
+        PyErr_Format(st->DTypeError, "%s must be a C-contiguous int64 array", what);
+        return -1;
+    }
+    *held = 1;
+    const char *f = view->format != NULL ? view->format : "B";
+    if (f[0] == '<' || f[0] == '=' || f[0] == '@') {
+        f++;
+    }
+    if (view->itemsize != 8 || !(f[0] == 'q' || f[0] == 'l') || f[1] != '\0') {
+        PyErr_Format(st->DTypeError, "%s must be an int64 array (format %s)", what, view->format);
+        return -1;
+    }
+    return 0;
+}
+
+/* forward/backward(indices, offsets, mode, array): array is out (forward) or dout. */
+static PyObject *
+embedding_call(EmbeddingObject *self, PyObject *const *args, Py_ssize_t nargs, int backward)
+{
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (nargs != 4) {
+        PyErr_Format(PyExc_TypeError, "%s() takes 4 arguments (indices, offsets, mode, %s), got %zd",
+                     backward ? "backward" : "forward", backward ? "dout" : "out", nargs);
+        return NULL;
+    }
+    if (embedding_check(self) < 0) {
+        return NULL;
+    }
+    int mode = (int)PyLong_AsLong(args[2]);
+    if (mode == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_buffer iv, ov;
+    int ih = 0, oh = 0, dtype = -1;
+    layer_arg a;
+    a.held = 0;
+    PyObject *result = NULL;
+    if (index_buffer(st, args[0], "indices", &iv, &ih) < 0 || index_buffer(st, args[1], "offsets", &ov, &oh) < 0
+        || layer_arg_get(st, args[3], !backward, backward ? "dout" : "out", &dtype, &a) < 0) {
+        goto done;
+    }
+    if (!ih) {
+        PyErr_SetString(st->ArgumentError, "indices is None");
+        goto done;
+    }
+    const int64_t *idx = (const int64_t *)iv.buf;
+    int64_t n = (int64_t)(iv.len / 8);
+    const int64_t *off = oh ? (const int64_t *)ov.buf : NULL;
+    int64_t nb = oh ? (int64_t)(ov.len / 8) : 0;
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = backward ? tn_embedding_backward(self->embedding, (tn_dtype)dtype, idx, n, off, nb, (tn_embedding_mode)mode, &a.t)
+                 : tn_embedding_forward(self->embedding, (tn_dtype)dtype, idx, n, off, nb, (tn_embedding_mode)mode, &a.t);
+    Py_END_ALLOW_THREADS
+    if (s != TN_OK) {
+        raise_status(st, s);
+        goto done;
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    if (ih) {
+        PyBuffer_Release(&iv);
+    }
+    if (oh) {
+        PyBuffer_Release(&ov);
+    }
+    layer_arg_release(&a);
+    return result;
+}
+
+static PyObject *
+Embedding_forward(EmbeddingObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return embedding_call(self, args, nargs, 0);
+}
+
+static PyObject *
+Embedding_backward(EmbeddingObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return embedding_call(self, args, nargs, 1);
+}
+
+static PyObject *
+Embedding_dense_table(EmbeddingObject *self, PyObject *out)
+{
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (embedding_check(self) < 0) {
+        return NULL;
+    }
+    int dtype = -1;
+    layer_arg t;
+    PyObject *result = NULL;
+    if (layer_arg_get(st, out, 1, "out", &dtype, &t) < 0) {
+        goto done;
+    }
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_embedding_dense_table(self->embedding, (tn_dtype)dtype, &t.t);
+    Py_END_ALLOW_THREADS
+    if (s != TN_OK) {
+        raise_status(st, s);
+        goto done;
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    layer_arg_release(&t);
+    return result;
+}
+
+static PyMethodDef Embedding_methods[] = {
+    {"info", (PyCFunction)Embedding_info, METH_NOARGS,
+     "info()\n--\n\nA dict: dtype, num_embeddings, embedding_dim, padding_idx (-1: none), row_modes,\n"
+     "col_modes, ranks, parameter_count, compression."},
+    {"parameters", (PyCFunction)Embedding_parameters, METH_NOARGS,
+     "parameters()\n--\n\n[(name, data, grad)]: buffers over the embedding's own cores."},
+    {"forward", (PyCFunction)(void (*)(void))Embedding_forward, METH_FASTCALL,
+     "forward(indices, offsets, mode, out, /)\n--\n\nLooks up int64 indices into out (the GIL is released)."},
+    {"backward", (PyCFunction)(void (*)(void))Embedding_backward, METH_FASTCALL,
+     "backward(indices, offsets, mode, dout, /)\n--\n\nOverwrites the core gradients."},
+    {"dense_table", (PyCFunction)Embedding_dense_table, METH_O,
+     "dense_table(out, /)\n--\n\nWrites the whole table (num_embeddings, embedding_dim) into out."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot Embedding_slots[] = {
+    {Py_tp_doc, "A tn_embedding handle (made by embedding_create / embedding_from_dense; see tnswift.nn)."},
+    {Py_tp_dealloc, Embedding_dealloc},
+    {Py_tp_methods, Embedding_methods},
+    {0, NULL},
+};
+
+static PyType_Spec Embedding_spec = {
+    .name = "tnswift._ext.Embedding",
+    .basicsize = sizeof(EmbeddingObject),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = Embedding_slots,
+};
+
+/* embedding_create(dtype, num_embeddings, embedding_dim, n_modes, row_modes, col_modes, ranks,
+                    padding_idx, std, seed) */
+static PyObject *
+mod_embedding_create(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    int dtype;
+    long long num, dim, n_modes, padding;
+    PyObject *rows_obj, *cols_obj, *ranks_obj;
+    double std;
+    unsigned long long seed;
+    if (!PyArg_ParseTuple(args, "iLLLOOOLdK:embedding_create", &dtype, &num, &dim, &n_modes, &rows_obj, &cols_obj,
+                          &ranks_obj, &padding, &std, &seed)) {
+        return NULL;
+    }
+    int64_t *rows = NULL, *cols = NULL, *ranks = NULL;
+    PyObject *result = NULL;
+    if (read_int_list(st, rows_obj, "row_modes", n_modes, &rows) < 0
+        || read_int_list(st, cols_obj, "col_modes", n_modes, &cols) < 0
+        || read_int_list(st, ranks_obj, "ranks", -1, &ranks) < 0) {
+        goto done;
+    }
+    tn_embedding_config c;
+    memset(&c, 0, sizeof c);
+    c.dtype = dtype;
+    c.num_embeddings = (int64_t)num;
+    c.embedding_dim = (int64_t)dim;
+    c.n_modes = (int64_t)n_modes;
+    c.row_modes = rows;
+    c.col_modes = cols;
+    c.n_ranks = ranks_obj == Py_None ? 0 : PySequence_Size(ranks_obj);
+    c.ranks = ranks;
+    c.padding_idx = (int64_t)padding;
+    c.std = std;
+    c.seed = (uint64_t)seed;
+    tn_embedding *handle = NULL;
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_embedding_create(&c, &handle);
+    Py_END_ALLOW_THREADS
+    if (s != TN_OK) {
+        raise_status(st, s);
+        goto done;
+    }
+    result = embedding_wrap(st, handle);
+done:
+    PyMem_Free(rows);
+    PyMem_Free(cols);
+    PyMem_Free(ranks);
+    return result;
+}
+
+/* embedding_from_dense(table, n_modes, row_modes, col_modes, rank, eps, padding_idx): rank or
+   eps negative means not given; the dtype is the table's. */
+static PyObject *
+mod_embedding_from_dense(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    PyObject *t_obj, *rows_obj, *cols_obj;
+    long long n_modes, rank, padding;
+    double eps;
+    if (!PyArg_ParseTuple(args, "OLOOLdL:embedding_from_dense", &t_obj, &n_modes, &rows_obj, &cols_obj, &rank, &eps,
+                          &padding)) {
+        return NULL;
+    }
+    int dtype = -1;
+    layer_arg t;
+    t.held = 0;
+    int64_t *rows = NULL, *cols = NULL;
+    PyObject *result = NULL;
+    if (layer_arg_get(st, t_obj, 0, "table", &dtype, &t) < 0
+        || read_int_list(st, rows_obj, "row_modes", n_modes, &rows) < 0
+        || read_int_list(st, cols_obj, "col_modes", n_modes, &cols) < 0) {
+        goto done;
+    }
+    tn_embedding_config c;
+    memset(&c, 0, sizeof c);
+    c.dtype = dtype;
+    c.n_modes = (int64_t)n_modes;
+    c.row_modes = rows;
+    c.col_modes = cols;
+    c.padding_idx = (int64_t)padding;
+    tn_embedding *handle = NULL;
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_embedding_from_dense(&c, &t.t, (int64_t)rank, eps, &handle);
+    Py_END_ALLOW_THREADS
+    if (s != TN_OK) {
+        raise_status(st, s);
+        goto done;
+    }
+    result = embedding_wrap(st, handle);
+done:
+    layer_arg_release(&t);
+    PyMem_Free(rows);
+    PyMem_Free(cols);
+    return result;
+}
+
+/* ------------------------------------------------------------------------- */
 /* Training kernels: activations, losses, optimizers                         */
 /* ------------------------------------------------------------------------- */
 
@@ -3555,6 +3901,12 @@ static PyMethodDef module_methods[] = {
      "conv_create(kind, dtype, in_channels, out_channels, kernel_size, stride, dilation, padding,\n"
      "            padding_mode, in_modes, out_modes, ranks, bias, seed, /)\n--\n\n"
      "A Conv with fresh parameters (tn_conv_create)."},
+    {"embedding_create", mod_embedding_create, METH_VARARGS,
+     "embedding_create(dtype, num_embeddings, embedding_dim, n_modes, row_modes, col_modes, ranks,\n"
+     "                 padding_idx, std, seed)\n--\n\nAn Embedding with fresh cores (tn_embedding_create)."},
+    {"embedding_from_dense", mod_embedding_from_dense, METH_VARARGS,
+     "embedding_from_dense(table, n_modes, row_modes, col_modes, rank, eps, padding_idx)\n--\n\n"
+     "An Embedding fitted to a dense table (tn_embedding_from_dense)."},
     {"conv_from_dense", mod_conv_from_dense, METH_VARARGS,
      "conv_from_dense(kind, kernel, bias, stride, dilation, padding, padding_mode, in_modes,\n"
      "                out_modes, ranks, eps, n_iter_max, /)\n--\n\n"
@@ -3693,6 +4045,13 @@ module_exec(PyObject *module)
     if (st->ConvType == NULL || add_object(module, "Conv", (PyObject *)st->ConvType) < 0) {
         return -1;
     }
+    st->EmbeddingType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &Embedding_spec, NULL);
+    if (st->EmbeddingType == NULL || add_object(module, "Embedding", (PyObject *)st->EmbeddingType) < 0
+        || PyModule_AddIntConstant(module, "EMBEDDING_ROWS", TN_EMBEDDING_ROWS) < 0
+        || PyModule_AddIntConstant(module, "EMBEDDING_SUM", TN_EMBEDDING_SUM) < 0
+        || PyModule_AddIntConstant(module, "EMBEDDING_MEAN", TN_EMBEDDING_MEAN) < 0) {
+        return -1;
+    }
     if (PyModule_AddIntConstant(module, "CONV_DENSE", TN_CONV_DENSE) < 0
         || PyModule_AddIntConstant(module, "CONV_CP", TN_CONV_CP) < 0
         || PyModule_AddIntConstant(module, "CONV_TUCKER", TN_CONV_TUCKER) < 0
@@ -3739,6 +4098,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->LayerType);
     Py_VISIT(st->LayerBufferType);
     Py_VISIT(st->ConvType);
+    Py_VISIT(st->EmbeddingType);
     return 0;
 }
 
@@ -3756,6 +4116,7 @@ module_clear(PyObject *module)
     Py_CLEAR(st->LayerType);
     Py_CLEAR(st->LayerBufferType);
     Py_CLEAR(st->ConvType);
+    Py_CLEAR(st->EmbeddingType);
     return 0;
 }
 

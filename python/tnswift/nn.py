@@ -47,6 +47,7 @@ from ._layer_base import ParameterViews, check_same_thread
 from .activations import GELU, Identity, ReLU, Sigmoid, Tanh, cross_entropy, mse_loss
 from .conv import Conv2d, CPConv2d, TTConv2d, TuckerConv2d
 from .decompose import _index
+from .embedding import TTEmbedding
 from .stages import Dropout, Flatten
 from .training import Sequential, fit
 
@@ -65,6 +66,7 @@ __all__ = [
     "mse_loss",
     "Linear",
     "TTLinear",
+    "TTEmbedding",
     "CPLinear",
     "TuckerLinear",
     "TTTensorLinear",

@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 /** Bumped on every incompatible change of this header. */
-#define TN_ABI_VERSION 7
+#define TN_ABI_VERSION 8
 
 typedef enum tn_status {
     TN_OK = 0,
@@ -668,6 +668,98 @@ tn_status tn_conv_backward(tn_conv *conv, tn_dtype dtype, const tn_tensor *dy, c
 
 /** Writes K into *out, of shape (O, C, kh, kw), any strides. */
 tn_status tn_conv_dense_kernel(const tn_conv *conv, tn_dtype dtype, const tn_tensor *out);
+
+/* ------------------------------------------------------------------------------------------
+ * Embeddings
+ *
+ *   A tn_embedding is a lookup table E (num_embeddings x embedding_dim) stored as a TT-matrix
+ *   (Khrulkov et al. 2019): row modes v_1..v_d with prod v_k >= num_embeddings (rows past
+ *   num_embeddings cannot be looked up), column modes d_1..d_d with prod d_k = embedding_dim,
+ *   core k "core_k" of shape (r_{k-1}, v_k, d_k, r_k), r_0 = r_d = 1. A lookup gathers rows
+ *   through the cores only; the table is never built (memory grows with the lookups, not the
+ *   vocabulary). Rows are numbered over the row modes in C order.
+ *
+ *   Indices are int64 in [0, num_embeddings) (TN_ERR_VALUE otherwise, naming the first bad
+ *   one); lookups of padding_idx give zeros and no gradient. Mode ROWS gives one row per
+ *   index; SUM and MEAN reduce bags, as torch.nn.EmbeddingBag with offsets: bag b holds the
+ *   indices offsets[b] .. offsets[b+1]-1 (the last bag ends at n_indices), offsets[0] = 0 and
+ *   non-decreasing; MEAN divides by the bag's non-padding lookups; an empty bag gives zeros.
+ *   Calls on one tn_embedding are serialised; different ones run in parallel.
+ * ------------------------------------------------------------------------------------------ */
+
+typedef struct tn_embedding tn_embedding;
+
+typedef enum tn_embedding_mode {
+    TN_EMBEDDING_ROWS = 0,
+    TN_EMBEDDING_SUM = 1,
+    TN_EMBEDDING_MEAN = 2
+} tn_embedding_mode;
+
+/** What tn_embedding_create builds (and, for tn_embedding_from_dense, the modes). */
+typedef struct tn_embedding_config {
+    int32_t dtype;              /* tn_dtype */
+    int32_t reserved;           /* set to 0 */
+    int64_t num_embeddings;     /* from_dense: ignored (the table's rows) */
+    int64_t embedding_dim;      /* from_dense: ignored (the table's columns) */
+    int64_t n_modes;            /* d, 1 to 12; 0 means 3 */
+    const int64_t *row_modes;   /* d values, or NULL: a balanced split (padded when needed) */
+    const int64_t *col_modes;   /* d values, or NULL: a balanced split of embedding_dim */
+    int64_t n_ranks;            /* 1 (every bond) or d - 1; from_dense: ignored */
+    const int64_t *ranks;
+    int64_t padding_idx;        /* a row whose lookups give zeros and no gradient, or -1 */
+    double std;                 /* each entry's standard deviation at init; NAN: 1 */
+    uint64_t seed;
+} tn_embedding_config;
+
+typedef struct tn_embedding_info {
+    int32_t dtype;
+    int32_t n_modes;
+    int64_t num_embeddings;
+    int64_t embedding_dim;
+    int64_t padding_idx;        /* -1 for none */
+    int64_t n_params;           /* cores */
+    int64_t parameter_count;    /* scalars */
+    double compression;         /* num_embeddings * embedding_dim / parameter_count */
+} tn_embedding_info;
+
+/** A TT embedding with fresh cores (seeded; entries of variance std^2). */
+tn_status tn_embedding_create(const tn_embedding_config *config, tn_embedding **embedding);
+
+/** A TT embedding fitted to a dense table (num_embeddings, embedding_dim) of config->dtype
+    (copied; any strides) by TT-SVD: rank >= 1 caps every bond, or eps >= 0 bounds
+    ||E - E_hat||_F <= eps ||E||_F; give exactly one, the other negative. */
+tn_status tn_embedding_from_dense(const tn_embedding_config *config, const tn_tensor *table,
+                                  int64_t rank, double eps, tn_embedding **embedding);
+
+tn_status tn_embedding_destroy(tn_embedding *embedding);
+
+tn_status tn_embedding_info_get(const tn_embedding *embedding, tn_embedding_info *info);
+
+/** The row modes, column modes (n_modes each) and the n_modes + 1 ranks; cap is the length of
+    each array (at least n_modes + 1). */
+tn_status tn_embedding_modes(const tn_embedding *embedding, int64_t *row_modes, int64_t *col_modes,
+                             int64_t *ranks, int64_t cap);
+
+/** Core i, 0 <= i < info.n_params (same meaning as tn_layer_param_get). */
+tn_status tn_embedding_param_get(const tn_embedding *embedding, int64_t i, tn_layer_param *param);
+
+/** The looked-up rows into out: (n_indices, embedding_dim) for ROWS, (n_offsets,
+    embedding_dim) for SUM and MEAN; any strides. offsets may be NULL for ROWS. */
+tn_status tn_embedding_forward(tn_embedding *embedding, tn_dtype dtype, const int64_t *indices,
+                               int64_t n_indices, const int64_t *offsets, int64_t n_offsets,
+                               tn_embedding_mode mode, const tn_tensor *out);
+
+/** Gradients of sum(out * dout) for the same lookups: every core gradient is overwritten;
+    repeated indices add up. dout with a NaN or an infinity is TN_ERR_VALUE. Reuses the last
+    forward's partial products when the indices and cores are unchanged since. */
+tn_status tn_embedding_backward(tn_embedding *embedding, tn_dtype dtype, const int64_t *indices,
+                                int64_t n_indices, const int64_t *offsets, int64_t n_offsets,
+                                tn_embedding_mode mode, const tn_tensor *dout);
+
+/** The whole table (num_embeddings, embedding_dim) into out, any strides (for checks and
+    export: it is as large as a dense embedding). */
+tn_status tn_embedding_dense_table(const tn_embedding *embedding, tn_dtype dtype,
+                                   const tn_tensor *out);
 
 #ifdef __cplusplus
 }

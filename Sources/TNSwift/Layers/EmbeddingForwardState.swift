@@ -1,0 +1,26 @@
+/// What a TT-embedding forward keeps for its backward: the lookups' gather structure, the
+/// partial products of levels 2 … d (keys in `EmbeddingLookup` order, each a
+/// (d_1 ⋯ d_k) × r_k block; level d's are the distinct rows), and copies of the indices and cores they were computed from.
+final class EmbeddingForwardState<T: BLASScalar> {
+    let lookup: EmbeddingLookup
+    let states: [Workspace<T>]
+    let indices: [Int64]
+    let cores: [[T]]
+
+    init(lookup: EmbeddingLookup, states: [Workspace<T>], indices: [Int64], cores: [[T]]) {
+        self.lookup = lookup
+        self.states = states
+        self.indices = indices
+        self.cores = cores
+    }
+
+    /// Whether this state was computed from exactly these indices and cores.
+    func matches(_ indices: UnsafeBufferPointer<Int64>, cores now: [Workspace<T>]) -> Bool {
+        guard indices.count == self.indices.count, cores.count == now.count else { return false }
+        for i in 0..<indices.count where indices[i] != self.indices[i] { return false }
+        for (c, w) in zip(cores, now) {
+            for i in 0..<w.count where c[i] != w.pointer[i] { return false }
+        }
+        return true
+    }
+}

@@ -1,0 +1,269 @@
+extension TTEmbedding {
+    /// The rows of `indices` (or, with `bags`, one reduced row per bag), written into
+    /// `output` (count × embeddingDim, row-major, contiguous).
+    /// - Parameters:
+    ///   - indices: rows to look up, each in 0 ..< numEmbeddings.
+    ///   - output: indices.count rows (or bags.offsets.count rows with `bags`).
+    ///   - bags: reduces consecutive lookups to one row each (sum or mean), or nil.
+    /// - Throws: `TNError.value` for an index out of range (naming it and its position) or
+    ///   bad offsets; `TNError.interrupted` when the caller's interrupt check asks to stop.
+    /// - Complexity: per distinct row prefix of length k, one (d_1⋯d_{k-1}) × r_{k-1} ×
+    ///   d_k r_k product; per lookup, d_1⋯d_{d-1} × r_{d-1} × d_d — independent of numEmbeddings.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
+    public func forward(indices: UnsafeBufferPointer<Int64>, output: UnsafeMutablePointer<T>,
+                        bags: EmbeddingBags? = nil) throws {
+        try withLock {
+            try checkIndices(indices)
+            try bags?.check(lookups: indices.count)
+            let state = try computeStates(indices, skip: paddingIndex)
+            saved = state
+            let dim = embeddingDim
+            guard let bags else {
+                try applyLastCore(state, indices: indices, output: output)
+                return
+            }
+            let rows = try pooled(Pool.rows, checkedProduct([indices.count, dim], what: "the looked-up rows"))
+            try applyLastCore(state, indices: indices, output: rows.pointer)
+            for b in 0..<bags.offsets.count {
+                let out = output + b &* dim
+                out.update(repeating: 0, count: dim)
+                let range = bags.range(b, lookups: indices.count)
+                var counted = 0
+                for j in range where paddingIndex == nil || Int(indices[j]) != paddingIndex! {
+                    let row = rows.pointer + j &* dim
+                    for c in 0..<dim { out[c] += row[c] }
+                    counted &+= 1
+                }
+                if bags.mode == .mean, counted > 1 {
+                    let scale = 1 / T(counted)
+                    for c in 0..<dim { out[c] *= scale }
+                }
+            }
+        }
+    }
+
+    /// Gradients of sum(output ⊙ dOutput) for the lookups `indices` (and `bags`): every core's
+    /// gradient is overwritten; lookups of the same row add up, the padding index adds
+    /// nothing. Reuses the last forward's partial products when the indices and the cores
+    /// are unchanged since.
+    /// - Parameters:
+    ///   - outputGradient: shaped like the forward's output (contiguous rows).
+    /// - Throws: as `forward`, and `TNError.value` for a NaN or an infinity in outputGradient.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
+    public func backward(indices: UnsafeBufferPointer<Int64>, outputGradient: UnsafePointer<T>,
+                         bags: EmbeddingBags? = nil) throws {
+        try withLock {
+            try checkIndices(indices)
+            try bags?.check(lookups: indices.count)
+            let dim = embeddingDim
+            let outRows = bags?.offsets.count ?? indices.count
+            guard allFinite(outputGradient, count: outRows &* dim) else {
+                throw TNError.value("TTEmbedding: the output gradient has a NaN or an infinity")
+            }
+            let state: EmbeddingForwardState<T>
+            if let s = saved, s.matches(indices, cores: parameters) { state = s } else {
+                state = try computeStates(indices, skip: paddingIndex)
+                saved = state
+            }
+            for g in gradients { g.pointer.update(repeating: 0, count: g.count) }
+            guard let bags else {
+                try accumulateGradients(state, indices: indices, rowGradient: outputGradient)
+                return
+            }
+            // Each lookup's row gradient is its bag's (divided by the bag's count for mean).
+            let rows = try pooled(Pool.rows, checkedProduct([indices.count, dim], what: "the looked-up rows"))
+            rows.pointer.update(repeating: 0, count: indices.count &* dim)
+            for b in 0..<bags.offsets.count {
+                let range = bags.range(b, lookups: indices.count)
+                let members = range.filter { paddingIndex == nil || Int(indices[$0]) != paddingIndex! }
+                let scale: T = bags.mode == .mean && members.count > 1 ? 1 / T(members.count) : 1
+                for j in members {
+                    let row = rows.pointer + j &* dim
+                    for c in 0..<dim { row[c] = outputGradient[b &* dim &+ c] * scale }
+                }
+            }
+            try accumulateGradients(state, indices: indices, rowGradient: rows.pointer)
+        }
+    }
+
+    /// Throws for the first index outside 0 ..< numEmbeddings.
+    func checkIndices(_ indices: UnsafeBufferPointer<Int64>) throws {
+        let n = Int64(numEmbeddings)
+        for (j, v) in indices.enumerated() where v < 0 || v >= n {
+            throw TNError.value("TTEmbedding: index \(v) at position \(j) is out of range (0 ..< \(numEmbeddings))")
+        }
+    }
+
+    /// Slots of `pooled`: level states and their gradients one per level, gather scratch one
+    /// per worker chunk.
+    enum Pool {
+        static var rows: Int { 0 }
+        static var contributions: Int { 1 }
+        static var state: Int { 16 }
+        static var stateGradient: Int { 32 }
+        static var gather: Int { 48 }
+    }
+
+    /// Scratch kept between calls (page faults on fresh buffers cost as much as the work
+    /// here): slot `key` with room for `count` values, reallocated only to grow. The pool grows
+    /// to the largest batch seen; the level states double as the saved forward.
+    func pooled(_ key: Int, _ count: Int) throws -> Workspace<T> {
+        if let w = pool[key], w.count >= count { return w }
+        let w = try Workspace<T>(count: count)
+        pool[key] = w
+        return w
+    }
+
+    /// d_1 ⋯ d_k.
+    func columnPrefix(_ k: Int) -> Int { columnModes[..<k].reduce(1, *) }
+
+    /// The partial product of level k (1-based) for `key`: a (d_1⋯d_k) × r_k block.
+    func statePointer(_ state: [Workspace<T>], level k: Int, key: Int) -> UnsafeMutablePointer<T> {
+        if k == 1 { return parameters[0].pointer + key &* columnModes[0] &* ranks[1] }
+        return state[k - 2].pointer + key &* columnPrefix(k) &* ranks[k]
+    }
+
+    static func checkInterrupt() throws {
+        if let check = InterruptCheck.current, check.requested { throw InterruptCheck.stopped }
+    }
+
+    /// The gather structure and the partial products of levels 2 … d.
+    func computeStates(_ indices: UnsafeBufferPointer<Int64>, skip: Int?) throws -> EmbeddingForwardState<T> {
+        let lookup = EmbeddingLookup(indices: indices, rowModes: rowModes, skip: skip)
+        var states: [Workspace<T>] = []
+        for (l, level) in lookup.levels.enumerated() {
+            try TTEmbedding.checkInterrupt()
+            let k = l + 2, core = parameters[k - 1].pointer
+            let above = columnPrefix(k - 1), rIn = ranks[k - 1], width = columnModes[k - 1] &* ranks[k]
+            let block = above &* rIn, ldb = rowModes[k - 1] &* width
+            let out = try pooled(Pool.state + l, checkedProduct([level.digit.count, above, width], what: "a TT-embedding level"))
+            let previous = states
+            let largest = zip(level.groupStarts.dropFirst(), level.groupStarts).map { $0 - $1 }.max() ?? 0
+            let work = Double(level.digit.count) * Double(block) * Double(width)
+            let chunks = ConvKernels.chunkCount(level.groupDigits.count, parallel: work > 2e5)
+            let scratch = try (0..<chunks).map { try pooled(Pool.gather + $0, largest &* block) }
+            ConvKernels.chunked(level.groupDigits.count, parallel: chunks > 1) { chunk, groups in
+                let gathered = scratch[chunk]
+                for g in groups {
+                    let lo = level.groupStarts[g], n = level.groupStarts[g + 1] &- lo
+                    let a = n == 1 ? UnsafePointer(statePointer(previous, level: k - 1, key: level.parent[lo]))
+                                   : gatherParents(previous, level: k - 1, keys: level.parent[lo..<(lo + n)],
+                                                   block: block, into: gathered.pointer)
+                    // beta = 1 on zeroed memory: OpenBLAS's separate beta = 0 pass is slow for narrow rows.
+                    let c = out.pointer + lo &* above &* width
+                    c.update(repeating: 0, count: n &* above &* width)
+                    T.gemm(transA: false, transB: false, m: n &* above, n: width, k: rIn, alpha: 1, a: a, lda: rIn,
+                           b: core + level.groupDigits[g] &* width, ldb: ldb, beta: 1, c: c, ldc: width)
+                }
+            }
+            states.append(out)
+        }
+        let cores = parameters.map { Array(UnsafeBufferPointer(start: $0.pointer, count: $0.count)) }
+        return EmbeddingForwardState(lookup: lookup, states: states, indices: Array(indices), cores: cores)
+    }
+
+    /// Copies the partial products of `keys` (one level up) one after another into `into`.
+    func gatherParents(_ state: [Workspace<T>], level: Int, keys: ArraySlice<Int>, block: Int,
+                       into: UnsafeMutablePointer<T>) -> UnsafePointer<T> {
+        for (m, key) in keys.enumerated() {
+            (into + m &* block).update(from: statePointer(state, level: level, key: key), count: block)
+        }
+        return UnsafePointer(into)
+    }
+
+    /// Output rows (contiguous, one per index; zeros for the padding index), copied from the
+    /// level-d products (one per distinct row).
+    func applyLastCore(_ state: EmbeddingForwardState<T>, indices: UnsafeBufferPointer<Int64>,
+                       output: UnsafeMutablePointer<T>) throws {
+        let dim = embeddingDim, d = rowModes.count, lookup = state.lookup
+        if lookup.rows.count < indices.count, let p = paddingIndex {
+            for (j, v) in indices.enumerated() where Int(v) == p { (output + j &* dim).update(repeating: 0, count: dim) }
+        }
+        ConvKernels.chunked(lookup.rows.count, parallel: lookup.rows.count &* dim > 1 << 16) { _, range in
+            for j in range {
+                (output + lookup.rows[j] &* dim).update(from: statePointer(state.states, level: d, key: lookup.rowKey[j]),
+                                                        count: dim)
+            }
+        }
+    }
+
+    /// Core gradients from the row gradients (one contiguous row per index).
+    func accumulateGradients(_ state: EmbeddingForwardState<T>, indices: UnsafeBufferPointer<Int64>,
+                             rowGradient dy: UnsafePointer<T>) throws {
+        try TTEmbedding.checkInterrupt()
+        let dim = embeddingDim, d = rowModes.count, lookup = state.lookup
+        // The gradient of each level-d product: the sum of its lookups' row gradients (level 1,
+        // when d = 1, is core 0 itself).
+        let keyCount = lookup.keyStarts.count - 1
+        var dState: Workspace<T>? = d >= 2 ? try pooled(Pool.stateGradient + d - 2, checkedProduct([keyCount, dim], what: "a TT-embedding gradient"))
+                                           : nil
+        let top = dState?.pointer ?? gradients[0].pointer
+        ConvKernels.chunked(keyCount, parallel: lookup.rows.count &* dim > 1 << 16) { _, keys in
+            for t in keys {
+                let to = top + t &* dim
+                let members = lookup.keyRows[lookup.keyStarts[t]..<lookup.keyStarts[t + 1]]
+                guard let first = members.first else { continue }
+                to.update(from: dy + lookup.rows[first] &* dim, count: dim)
+                for j in members.dropFirst() {
+                    let from = dy + lookup.rows[j] &* dim
+                    for c in 0..<dim { to[c] += from[c] }
+                }
+            }
+        }
+        // Levels d … 2: core k's slice gradients per digit group, then the parents' dState.
+        for (l, level) in lookup.levels.enumerated().reversed() {
+            try TTEmbedding.checkInterrupt()
+            let k = l + 2, core = parameters[k - 1].pointer, grad = gradients[k - 1].pointer
+            let above = columnPrefix(k - 1), rIn = ranks[k - 1], width = columnModes[k - 1] &* ranks[k]
+            let block = above &* rIn, ldb = rowModes[k - 1] &* width
+            let keyCount = level.digit.count
+            let contributions = try pooled(Pool.contributions, checkedProduct([keyCount, block], what: "a TT-embedding gradient"))
+            let largest = zip(level.groupStarts.dropFirst(), level.groupStarts).map { $0 - $1 }.max() ?? 0
+            let work = Double(keyCount) * Double(block) * Double(width)
+            let current = dState!
+            let chunks = ConvKernels.chunkCount(level.groupDigits.count, parallel: work > 2e5)
+            let scratch = try (0..<chunks).map { try pooled(Pool.gather + $0, largest &* block) }
+            ConvKernels.chunked(level.groupDigits.count, parallel: chunks > 1) { chunk, groups in
+                let gathered = scratch[chunk]
+                for g in groups {
+                    let lo = level.groupStarts[g], n = level.groupStarts[g + 1] &- lo, digit = level.groupDigits[g]
+                    let a = n == 1 ? UnsafePointer(statePointer(state.states, level: k - 1, key: level.parent[lo]))
+                                   : gatherParents(state.states, level: k - 1, keys: level.parent[lo..<(lo + n)],
+                                                   block: block, into: gathered.pointer)
+                    let dC = current.pointer + lo &* above &* width
+                    // Digits are distinct across groups: each slice gradient is written once, into the
+                    // zeroed gradient (beta = 1 on zeroed memory, as in the forward).
+                    T.gemm(transA: true, transB: false, m: rIn, n: width, k: n &* above, alpha: 1, a: a, lda: rIn,
+                           b: dC, ldb: width, beta: 1, c: grad + digit &* width, ldc: ldb)
+                    let c = contributions.pointer + lo &* block
+                    c.update(repeating: 0, count: n &* block)
+                    T.gemm(transA: false, transB: true, m: n &* above, n: rIn, k: width, alpha: 1, a: dC, lda: width,
+                           b: core + digit &* width, ldb: ldb, beta: 1, c: c, ldc: rIn)
+                }
+            }
+            // Parents (one level up) sum their children's contributions.
+            let parentCount = level.childStarts.count - 1
+            let target: UnsafeMutablePointer<T>
+            if k - 1 >= 2 {
+                dState = try pooled(Pool.stateGradient + l - 1, checkedProduct([parentCount, block], what: "a TT-embedding gradient"))
+                target = dState!.pointer
+            } else {
+                target = gradients[0].pointer
+            }
+            ConvKernels.chunked(parentCount, parallel: work > 2e5) { _, parents in
+                for p in parents {
+                    let to = target + p &* block
+                    let children = level.childOrder[level.childStarts[p]..<level.childStarts[p + 1]]
+                    guard let first = children.first else { continue }
+                    to.update(from: contributions.pointer + first &* block, count: block)
+                    for t in children.dropFirst() {
+                        let from = contributions.pointer + t &* block
+                        for i in 0..<block { to[i] += from[i] }
+                    }
+                }
+            }
+        }
+    }
+}
