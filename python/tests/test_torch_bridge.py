@@ -188,6 +188,13 @@ def dense_weight(module, params=None):
     elif isinstance(module, tt.CPLinear):
         terms = ["R"] + [m + "R" for m in ins + outs]
         ops = [params["weights"]] + [params[f"factor_{k}"] for k in range(d_in + d_out)]
+    elif isinstance(module, tt.TCL):
+        terms = [outs[k] + ins[k] for k in range(d_in)]
+        ops = [params[f"factor_{k}"] for k in range(d_in)]
+    elif isinstance(module, tt.TTTensorLinear):
+        modes = ins + outs
+        terms = [BOND[k] + m + BOND[k + 1] for k, m in enumerate(modes)]
+        ops = [params[f"core_{k}"] for k in range(len(modes))]
     elif isinstance(module, tt.TuckerLinear):
         modes = ins + outs
         terms = [BOND[:len(modes)]] + [m + BOND[k] for k, m in enumerate(modes)]
@@ -216,6 +223,8 @@ LAYERS = {
     "einsum": lambda bias: tt.EinsumLayer("nij,aik,bjk->nab", [(2, 3, 2), (3, 4, 2)], bias=bias,
                                           dtype=F64, seed=4),
     "linear": lambda bias: tt.Linear(6, 5, bias=bias, dtype=F64, seed=5),
+    "tcl": lambda bias: tt.TCL((3, 4), (2, 5), bias=bias, dtype=F64, seed=6),
+    "tt_tensor": lambda bias: tt.TTTensorLinear((3, 4), (5,), (2, 3), bias=bias, dtype=F64, seed=7),
 }
 
 
@@ -974,3 +983,106 @@ def test_to_tnswift_with_convolutions_and_export_refuses_them(tmp_path):
     assert not path.exists()
     with pytest.raises(ArgumentError, match="stage 0 \\(CPConv2d\\) cannot be saved: model files hold linear"):
         seq.save(path)                                 # tnswift's own save says the same
+
+
+# ---------------------------------------------------------------------------- embeddings
+
+def _table_torch(cores):
+    """The TT embedding table from torch cores with torch ops (autograd flows to the cores)."""
+    d = len(cores)
+    t = cores[0][0]                                   # (v1, d1, r1)
+    for k in range(1, d):
+        t = torch.einsum("vdr,rwes->vwdes", t, cores[k])
+        v, w, d1, e, s = t.shape
+        t = t.reshape(v * w, d1 * e, s)
+    return t[..., 0]
+
+
+@pytest.mark.parametrize("mode", [None, "sum", "mean"])
+def test_embedding_gradcheck_and_values_against_torch_ops(mode):
+    m = tt.TTEmbedding(23, 6, rank=[3, 2], n_modes=3, row_modes=(2, 3, 4), col_modes=(1, 2, 3), padding_idx=5,
+                       mode=mode, dtype=F64)
+    for p in m.parameters():
+        with torch.no_grad():
+            p.copy_(randn(*p.shape, seed=p.numel()))
+    idx = torch.tensor([[5, 1, 22], [7, 7, 0]])
+    table = _table_torch(list(m.parameters()))[:23].clone()
+    table[5] = 0
+    if mode is None:
+        ref = torch.nn.functional.embedding(idx, table)
+    else:
+        keep = (idx != 5).double().unsqueeze(-1)
+        ref = (torch.nn.functional.embedding(idx, table) * keep).sum(1)
+        if mode == "mean":
+            ref = ref / keep.sum(1).clamp(min=1)
+    np.testing.assert_allclose(m(idx).detach().numpy(), ref.detach().numpy(), rtol=1e-12, atol=1e-13)
+    params = list(m.parameters())
+    assert gradcheck(lambda *ps: tt._EmbeddingFunction.apply(m, idx.numpy(), None, *ps), params)
+    # gradients equal those of the torch-op table
+    dy = randn(*ref.shape, seed=9)
+    grads = torch.autograd.grad(m(idx), params, dy)
+    p2 = [p.detach().clone().requires_grad_(True) for p in params]
+    t2 = _table_torch(p2)[:23].clone()
+    t2[5] = 0
+    y2 = torch.nn.functional.embedding(idx, t2)
+    if mode is not None:
+        keep = (idx != 5).double().unsqueeze(-1)
+        y2 = (y2 * keep).sum(1) / (keep.sum(1).clamp(min=1) if mode == "mean" else 1)
+    for g, h in zip(grads, torch.autograd.grad(y2, p2, dy)):
+        np.testing.assert_allclose(g.numpy(), h.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_embedding_training_equals_plain_torch_and_from_torch():
+    torch.manual_seed(0)
+    emb = torch.nn.Embedding(30, 8, padding_idx=0).double()
+    model = torch.nn.Sequential(emb, torch.nn.Flatten(), torch.nn.Linear(16, 3).double())
+    new, report = tt.from_torch(model, "tt", rank=30, embedding_options={"n_modes": 2})
+    assert type(new[0]) is tt.TTEmbedding and type(new[2]) is tt.TTLinear
+    assert [r.kind for r in report] == ["Embedding", "Linear"] and report[0].rel_error < 1e-10
+    assert new[0].padding_idx == 0
+    x = torch.tensor([[0, 3], [29, 3], [4, 0]])
+    np.testing.assert_allclose(new(x).detach().numpy(), model(x).detach().numpy(), rtol=1e-9, atol=1e-10)
+    # A few SGD steps through the bridge equal the same steps on the table rebuilt with torch ops.
+    bridged = tt.TTEmbedding(12, 4, rank=2, n_modes=2, row_modes=(3, 4), col_modes=(2, 2), dtype=F64, seed=3)
+    plain = [p.detach().clone().requires_grad_(True) for p in bridged.parameters()]
+    opt1 = torch.optim.SGD(bridged.parameters(), lr=0.1)
+    opt2 = torch.optim.SGD(plain, lr=0.1)
+    target = randn(5, 4, seed=4)
+    for step in range(20):
+        idx = torch.tensor([(step * 7 + j) % 12 for j in range(5)])
+        for opt, y in ((opt1, bridged(idx)), (opt2, torch.nn.functional.embedding(idx, _table_torch(plain)))):
+            opt.zero_grad()
+            ((y - target) ** 2).sum().backward()
+            opt.step()
+    for p, q in zip(bridged.parameters(), plain):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_embedding_pickle_state_dict_bags_and_errors():
+    m = tt.TTEmbedding(40, 6, rank=3, mode="mean", dtype=F64, seed=1)
+    clone = copy.deepcopy(m)
+    idx, off = torch.tensor([1, 2, 39, 7]), torch.tensor([0, 2])
+    np.testing.assert_allclose(clone(idx, off).detach().numpy(), m(idx, off).detach().numpy(), rtol=0, atol=0)
+    buf = io.BytesIO()
+    torch.save(m.state_dict(), buf)
+    other = tt.TTEmbedding(40, 6, rank=3, mode="mean", dtype=F64, seed=2)
+    buf.seek(0)
+    other.load_state_dict(torch.load(buf))
+    np.testing.assert_allclose(other(idx, off).detach().numpy(), m(idx, off).detach().numpy(), rtol=0, atol=0)
+    bag = torch.nn.EmbeddingBag(40, 6, mode="sum").double()
+    conv = tt.TTEmbedding.from_embedding(bag, eps=1e-10)
+    np.testing.assert_allclose(conv(idx, off).detach().numpy(), bag(idx, off).detach().numpy(), rtol=1e-8, atol=1e-9)
+    with pytest.raises(DTypeError, match="integers"):
+        m(torch.tensor([0.5]), torch.tensor([0]))
+    with pytest.raises(ValueError, match="out of range"):
+        tt.TTEmbedding(10, 4, rank=2)(torch.tensor([10]))
+    with pytest.raises(ArgumentError, match="max"):
+        tt.TTEmbedding.from_embedding(torch.nn.EmbeddingBag(10, 4, mode="max"), rank=2)
+    with pytest.raises(ArgumentError, match="max_norm"):
+        tt.TTEmbedding.from_embedding(torch.nn.Embedding(10, 4, max_norm=1.0), rank=2)
+    with pytest.raises(ArgumentError, match="budget is not supported"):
+        tt.from_torch(torch.nn.Sequential(torch.nn.Embedding(10, 4)), budget=50)
+    with pytest.raises(ArgumentError, match="embeddings stay torch modules"):
+        tt.to_tnswift(torch.nn.Sequential(tt.TTEmbedding(10, 4, rank=2)))
+    kept, report = tt.from_torch(torch.nn.Sequential(torch.nn.Embedding(10, 4)), rank=2, embeddings=False)
+    assert type(kept[0]) is torch.nn.Embedding and len(report) == 0

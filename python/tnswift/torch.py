@@ -3,7 +3,7 @@
 - :func:`einsum` — ``torch.einsum`` on CPU float32/float64 tensors, run by tnswift's compiled
   plans (forward and every operand's gradient), zero-copy through NumPy views.
 - :class:`TTLinear`, :class:`CPLinear`, :class:`TuckerLinear`, :class:`EinsumLayer`,
-  :class:`Linear` — ``torch.nn.Module`` versions of the :mod:`tnswift.nn` layers. Their
+  :class:`TTTensorLinear`, :class:`TCL`, :class:`Linear` — ``torch.nn.Module`` versions of the :mod:`tnswift.nn` layers. Their
   ``torch.nn.Parameter`` s *are* the tnswift layer's storage, so torch optimizers, schedulers,
   ``state_dict`` / ``load_state_dict``, ``torch.save``, ``copy.deepcopy`` and
   ``DistributedDataParallel`` work on them unchanged.
@@ -13,9 +13,13 @@
   layout of ``torch.nn.Conv2d.weight``). ``Cls.from_conv(torch_conv, rank= | eps=, ...)``
   factorizes a ``torch.nn.Conv2d`` (groups=1, padding_mode="zeros"), keeping its stride,
   padding and dilation.
+- :class:`TTEmbedding` — ``tnswift.nn.TTEmbedding`` for ``torch.nn.Embedding`` /
+  ``EmbeddingBag`` (CPU integer indices in, rows out; the cores are the Parameters);
+  ``TTEmbedding.from_embedding(torch_embedding, rank= | eps=)`` by TT-SVD of the table.
 - :func:`from_torch` — replaces every ``torch.nn.Linear`` (and, unless
-  ``convolutions=False``, every ``torch.nn.Conv2d``) of a model by a factorized layer (TT-SVD,
-  CP-ALS or Tucker of its weight or kernel) and reports the compression and error per layer.
+  ``convolutions=False`` / ``embeddings=False``, every ``torch.nn.Conv2d``, ``Embedding`` and
+  ``EmbeddingBag``) of a model by a factorized layer (TT-SVD, CP-ALS or Tucker of its weight,
+  kernel or table) and reports the compression and error per layer.
 - :func:`to_tnswift` / :func:`export` — a ``torch.nn.Sequential`` of bridged layers and
   activations as a :class:`tnswift.nn.Sequential` (sharing the parameters), and saved as a
   tnswift model file that C and Swift load. Model files hold linear layers only: ``export``
@@ -49,11 +53,14 @@ __all__ = [
     "CPLinear",
     "TuckerLinear",
     "EinsumLayer",
+    "TTTensorLinear",
+    "TCL",
     "Linear",
     "Conv2d",
     "CPConv2d",
     "TuckerConv2d",
     "TTConv2d",
+    "TTEmbedding",
     "wrap",
     "from_torch",
     "LayerReport",
@@ -240,6 +247,9 @@ _SPEC_KEYS = {
     "TuckerLinear": lambda l: {"in_features": list(l.in_modes), "out_features": list(l.out_modes),
                                "rank": list(l.ranks)},
     "EinsumLayer": lambda l: {"equation": l.equation, "param_shapes": [list(s) for s in l.param_shapes]},
+    "TTTensorLinear": lambda l: {"in_features": list(l.in_modes), "out_features": list(l.out_modes),
+                                 "rank": list(l.ranks)},
+    "TCL": lambda l: {"input_shape": list(l.in_modes), "rank": list(l.out_modes)},
     "Conv2d": lambda l: dict(_conv_window(l), in_channels=l.in_channels, out_channels=l.out_channels),
     "CPConv2d": lambda l: dict(_conv_window(l), in_channels=list(l.in_modes), out_channels=list(l.out_modes),
                                rank=l.rank),
@@ -247,6 +257,10 @@ _SPEC_KEYS = {
                                    rank=list(l.ranks)),
     "TTConv2d": lambda l: dict(_conv_window(l), in_channels=list(l.in_modes), out_channels=list(l.out_modes),
                                rank=list(l.ranks)),
+    "TTEmbedding": lambda l: {"num_embeddings": l.num_embeddings, "embedding_dim": l.embedding_dim,
+                              "rank": list(l.ranks[1:-1]) or [1], "n_modes": len(l.row_modes),
+                              "row_modes": list(l.row_modes), "col_modes": list(l.col_modes),
+                              "padding_idx": l.padding_idx, "mode": l.mode},
 }
 
 
@@ -262,7 +276,9 @@ def _spec(layer):
     """What rebuilds a layer of the same structure (values are restored separately)."""
     name = type(layer).__name__
     spec = _SPEC_KEYS[name](layer)
-    spec.update(bias=layer.bias, dtype=layer.dtype.name)
+    spec.update(dtype=layer.dtype.name)
+    if hasattr(layer, "bias"):      # embeddings have none
+        spec.update(bias=layer.bias)
     return name, spec
 
 
@@ -579,6 +595,30 @@ class EinsumLayer(_LinearBridge):
         return self.layer.equation
 
 
+class TTTensorLinear(_LinearBridge):
+    """``tnswift.nn.TTTensorLinear`` (the TT weight of a tensor regression layer) as a torch
+    module: "core_0", ..., "bias"."""
+    _tn_class = _tn.TTTensorLinear
+
+    def __init__(self, in_features, out_features, rank, bias=True, dtype=torch.float32, seed=0, order=3):
+        super().__init__(in_features, out_features, rank, bias=bias, dtype=dtype, seed=seed, order=order)
+
+    ranks = property(lambda self: self.layer.ranks)
+
+
+class TCL(_LinearBridge):
+    """``tnswift.nn.TCL`` (tensor contraction layer) as a torch module: "factor_0", ...
+    ((rank_k, input_shape_k), tensorly-torch's layout), and "bias" when it has one. Takes x of
+    shape (batch, *input_shape) or (batch, prod(input_shape))."""
+    _tn_class = _tn.TCL
+
+    def __init__(self, input_shape, rank, bias=False, dtype=torch.float32, seed=0):
+        super().__init__(input_shape, rank, bias=bias, dtype=dtype, seed=seed)
+
+    input_shape = property(lambda self: self.layer.input_shape)
+    rank = property(lambda self: self.layer.rank)
+
+
 class Conv2d(_ConvBridge):
     """``tnswift.nn.Conv2d`` as a torch module: "weight" (O, C, kh, kw), as torch's, "bias"."""
     _tn_class = _tn.Conv2d
@@ -632,8 +672,111 @@ class TTConv2d(_ConvBridge):
     out_modes = property(lambda self: self.layer.out_modes)
 
 
-_BRIDGES = {c._tn_class: c for c in (Linear, TTLinear, CPLinear, TuckerLinear, EinsumLayer,
-                                     Conv2d, CPConv2d, TuckerConv2d, TTConv2d)}
+class _EmbeddingFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, module, indices, offsets, *params):
+        with module._lock:
+            y = module.layer(indices, offsets)
+        ctx.module = module
+        ctx.lookups = (indices, offsets)
+        ctx.save_for_backward(*params)  # torch's in-place checks cover the cores
+        return torch.from_numpy(y)
+
+    @staticmethod
+    def backward(ctx, dy):
+        _first_order_only()
+        ctx.saved_tensors  # noqa: B018 - raises if a core changed in place since forward
+        module = ctx.module
+        layer = module.layer
+        indices, offsets = ctx.lookups
+        dy_np, _ = _view(dy)
+        with module._lock:
+            # The layer keeps its last forward's lookups; if another forward came since
+            # (the module used twice in one graph), ours runs again first.
+            last = getattr(layer, "_last", None)
+            same = (last is not None and np.array_equal(last[0], indices.reshape(-1))
+                    and (offsets is None) == (last[1] is None)
+                    and (offsets is None or np.array_equal(last[1], offsets)))
+            if not same:
+                layer(indices, offsets)
+            layer.backward(dy_np)
+            grads = layer.grads()
+            out = [torch.from_numpy(grads[name].copy()) if need else None
+                   for name, need in zip(module._names, ctx.needs_input_grad[3:])]
+        return (None, None, None, *out)
+
+
+def _indices(t, name):
+    """int64 NumPy indices from a CPU integer tensor (or anything NumPy takes)."""
+    if isinstance(t, torch.Tensor):
+        if t.device.type != "cpu":
+            raise DeviceError(f"{name} is on device '{t.device}'; tnswift runs on the CPU only: move it with .cpu()")
+        if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
+            raise DTypeError(f"{name} has dtype {t.dtype}; indices must be integers (torch.long)")
+        return np.ascontiguousarray(t.detach().numpy(), dtype=np.int64)
+    return t
+
+
+class TTEmbedding(_Bridge):
+    """``tnswift.nn.TTEmbedding`` as a torch module: a drop-in for ``torch.nn.Embedding`` (and,
+    with ``mode="sum"`` / ``"mean"``, ``torch.nn.EmbeddingBag``) whose Parameters
+    "core_0", ... are the TT cores (tensorly-torch's ``blocktt`` layout). ``forward(input,
+    offsets=None)`` takes CPU integer tensors and returns float rows; the cores get gradients
+    (repeated indices add up; padding_idx rows give none)."""
+    _tn_class = _tn.TTEmbedding
+
+    def __init__(self, num_embeddings, embedding_dim, rank=8, dtype=torch.float32, **kwargs):
+        super().__init__(num_embeddings, embedding_dim, rank=rank, dtype=dtype, **kwargs)
+
+    def forward(self, input, offsets=None):
+        """The rows of ``input`` (shape ``input.shape + (embedding_dim,)``), or with a bag mode
+        one row per bag (1-D ``input`` with ``offsets``, or 2-D ``input``)."""
+        return _EmbeddingFunction.apply(self, _indices(input, "input"),
+                                        None if offsets is None else _indices(offsets, "offsets"),
+                                        *self._synced_parameters())
+
+    @classmethod
+    def from_dense(cls, table, **kwargs):
+        """``tnswift.nn.TTEmbedding.from_dense`` on ``table`` (num_embeddings, embedding_dim), a
+        tensor or an array; ``kwargs``: ``rank`` or ``eps``, ``n_modes``, ``row_modes``,
+        ``col_modes``, ``padding_idx``, ``mode``."""
+        return cls.wrap(cls._tn_class.from_dense(np.ascontiguousarray(_as_array(table, "table")), **kwargs))
+
+    @classmethod
+    def from_embedding(cls, embedding, **kwargs):
+        """The TT form of a ``torch.nn.Embedding`` or ``torch.nn.EmbeddingBag`` (its table,
+        padding_idx and bag mode) by TT-SVD with ``rank`` or ``eps``. max_norm,
+        scale_grad_by_freq, per-sample weights and mode="max" have no TT counterpart and raise."""
+        if not isinstance(embedding, (torch.nn.Embedding, torch.nn.EmbeddingBag)):
+            raise ArgumentError(f"from_embedding takes a torch.nn.Embedding or EmbeddingBag, not {type(embedding).__name__}")
+        if embedding.max_norm is not None or embedding.scale_grad_by_freq:
+            raise ArgumentError("max_norm and scale_grad_by_freq are not supported by TTEmbedding")
+        mode = None
+        if isinstance(embedding, torch.nn.EmbeddingBag):
+            if embedding.mode not in ("sum", "mean"):
+                raise ArgumentError(f"mode={embedding.mode!r}: TTEmbedding bags are 'sum' or 'mean'")
+            if embedding.include_last_offset:
+                raise ArgumentError("TTEmbedding bags take bag starts as offsets (include_last_offset=False)")
+            mode = embedding.mode
+        for k in ("padding_idx", "mode"):
+            if k in kwargs:
+                raise ArgumentError(f"from_embedding takes {k} from the torch module")
+        _check_tensor("the embedding's weight", embedding.weight, "a plain torch.nn.Embedding")
+        module = cls.from_dense(embedding.weight.detach().numpy(), padding_idx=embedding.padding_idx,
+                                mode=mode, **kwargs)
+        return _like(module, embedding)
+
+    num_embeddings = property(lambda self: self.layer.num_embeddings)
+    embedding_dim = property(lambda self: self.layer.embedding_dim)
+    padding_idx = property(lambda self: self.layer.padding_idx)
+    mode = property(lambda self: self.layer.mode)
+    row_modes = property(lambda self: self.layer.row_modes)
+    col_modes = property(lambda self: self.layer.col_modes)
+    ranks = property(lambda self: self.layer.ranks)
+
+
+_BRIDGES = {c._tn_class: c for c in (Linear, TTLinear, CPLinear, TuckerLinear, EinsumLayer, TTTensorLinear, TCL,
+                                     Conv2d, CPConv2d, TuckerConv2d, TTConv2d, TTEmbedding)}
 
 
 def wrap(layer):
@@ -648,11 +791,12 @@ def wrap(layer):
 # ---------------------------------------------------------------------------- from_torch
 
 class LayerReport(NamedTuple):
-    """One replaced ``torch.nn.Linear`` or ``torch.nn.Conv2d``: parameter counts include the
-    bias; ``compression`` is params_before / params_after; ``rel_error`` is
-    ||W - W_hat||_F / ||W||_F (a convolution: of its kernel). For a convolution
-    ``in_features`` / ``out_features`` are its input / output channels; ``kind`` is the
-    replaced module's class name ("Linear" or "Conv2d")."""
+    """One replaced ``torch.nn.Linear``, ``Conv2d``, ``Embedding`` or ``EmbeddingBag``:
+    parameter counts include the bias; ``compression`` is params_before / params_after;
+    ``rel_error`` is ||W - W_hat||_F / ||W||_F (a convolution: of its kernel; an embedding: of
+    its table). For a convolution ``in_features`` / ``out_features`` are its input / output
+    channels, for an embedding num_embeddings / embedding_dim; ``kind`` is the replaced
+    module's class name."""
     name: str
     in_features: int
     out_features: int
@@ -696,7 +840,7 @@ _CONV_FORMATS = {"tt": TTConv2d, "cp": CPConv2d, "tucker": TuckerConv2d, "linear
 
 
 def from_torch(module, format="tt", *, rank=None, eps=None, budget=None, include=None, inplace=False,
-               convolutions=True, conv_options=None, **options):
+               convolutions=True, conv_options=None, embeddings=True, embedding_options=None, **options):
     """Replaces every ``torch.nn.Linear`` in ``module`` (recursively) by a factorized layer,
     and every ``torch.nn.Conv2d`` by a factorized convolution.
 
@@ -716,6 +860,12 @@ def from_torch(module, format="tt", *, rank=None, eps=None, budget=None, include
     ``convolutions=False`` leaves them alone. Grouped convolutions and padding modes other
     than "zeros" raise ArgumentError (exclude them with ``include``).
 
+    Embeddings: exact ``torch.nn.Embedding`` and ``torch.nn.EmbeddingBag`` modules become
+    :class:`TTEmbedding` (the one factorized embedding, whatever ``format``; "linear" leaves
+    them alone) through ``from_embedding`` with the same ``rank`` or ``eps`` and
+    ``embedding_options`` (``n_modes``, ``row_modes``, ``col_modes``); ``embeddings=False``
+    leaves them alone. ``budget`` raises for them as for convolutions.
+
     Returns ``(model, report)``: a modified deep copy (``inplace=True``: ``module`` itself;
     a bare Linear or Conv2d is returned replaced) and a :class:`ConversionReport`.
     """
@@ -724,14 +874,18 @@ def from_torch(module, format="tt", *, rank=None, eps=None, budget=None, include
     cls, conv_cls = _FORMATS[format], _CONV_FORMATS[format]
     if not isinstance(module, torch.nn.Module):
         raise ArgumentError(f"from_torch takes a torch.nn.Module, not {type(module).__name__}")
-    if conv_options is not None and not isinstance(conv_options, dict):
-        raise ArgumentError(f"conv_options must be a dict, not {type(conv_options).__name__}")
+    for what, value in (("conv_options", conv_options), ("embedding_options", embedding_options)):
+        if value is not None and not isinstance(value, dict):
+            raise ArgumentError(f"{what} must be a dict, not {type(value).__name__}")
     kwargs = dict(options)
     conv_kwargs = dict(conv_options or {})
+    emb_kwargs = dict(embedding_options or {})
+    embeddings = embeddings and format != "linear"
     if format != "linear":
         target = {k: v for k, v in (("rank", rank), ("eps", eps), ("budget", budget)) if v is not None}
         kwargs.update(target)
         conv_kwargs.update(target)
+        emb_kwargs.update(target)
     elif rank is not None or eps is not None or budget is not None:
         raise ArgumentError("format='linear' keeps the dense weight: rank, eps and budget do not apply")
     model = module if inplace else copy.deepcopy(module)
@@ -744,29 +898,36 @@ def from_torch(module, format="tt", *, rank=None, eps=None, budget=None, include
                 new = conv_cls.from_conv(old, **conv_kwargs)
                 w = old.weight.detach().numpy().astype(np.float64)
                 sizes = (old.in_channels, old.out_channels)
+            elif type(old) in _EMBEDDINGS:
+                new = TTEmbedding.from_embedding(old, **emb_kwargs)
+                w = old.weight.detach().numpy().astype(np.float64)
+                sizes = tuple(old.weight.shape)
             else:
                 new = cls.from_linear(old, **kwargs)
                 w = old.weight.detach().numpy().T.astype(np.float64)
                 sizes = (old.in_features, old.out_features)
             err = np.linalg.norm(w - new.layer.to_dense().astype(np.float64))
             norm = np.linalg.norm(w)
-            before = old.weight.numel() + (0 if old.bias is None else old.bias.numel())
+            bias = getattr(old, "bias", None)  # embeddings have none
+            before = old.weight.numel() + (0 if bias is None else bias.numel())
             report.append(LayerReport(name, *sizes, before, new.n_params, before / new.n_params,
                                       float(err / norm) if norm > 0 else float(err), type(old).__name__))
             done[id(old)] = (old, new)  # the old module stays referenced, so its id stays unique
         return done[id(old)][1]
 
     def wanted(name, m):
-        kind = type(m) is torch.nn.Linear or (convolutions and type(m) is torch.nn.Conv2d)
+        kind = (type(m) is torch.nn.Linear or (convolutions and type(m) is torch.nn.Conv2d)
+                or (embeddings and type(m) in _EMBEDDINGS))
         return kind and (include is None or include(name, m))
 
     if budget is not None:
         # Checked before anything is replaced (inplace=True must not leave a half-converted model).
-        convs = [n or "the model" for n, m in model.named_modules() if type(m) is torch.nn.Conv2d and wanted(n, m)]
-        if convs:
-            raise ArgumentError(f"budget is not supported for convolutions ({', '.join(convs)}): their "
-                                "from_dense takes rank or eps; pass one of those, convolutions=False, or an "
-                                "include that leaves them out")
+        others = [n or "the model" for n, m in model.named_modules()
+                  if (type(m) is torch.nn.Conv2d or type(m) in _EMBEDDINGS) and wanted(n, m)]
+        if others:
+            raise ArgumentError(f"budget is not supported for convolutions and embeddings ({', '.join(others)}): "
+                                "their from_dense takes rank or eps; pass one of those, convolutions=False / "
+                                "embeddings=False, or an include that leaves them out")
 
     if wanted("", model):
         return convert("", model), report
@@ -787,6 +948,9 @@ def _stages(model, prefix):
             out += _stages(child, f"{prefix}{name}.")
         return out
     where = prefix[:-1] or "the model"
+    if isinstance(model, TTEmbedding):
+        raise ArgumentError(f"{where} is a TTEmbedding: tnswift models (Sequential and model files) take "
+                            "float inputs, so embeddings stay torch modules (save them with torch.save)")
     if isinstance(model, _Bridge):
         model._synced_parameters()
         return [model.layer]
@@ -857,3 +1021,4 @@ def export(model, path):
 
 
 _CONVS = (_tn.Conv2d, _tn.CPConv2d, _tn.TuckerConv2d, _tn.TTConv2d)
+_EMBEDDINGS = (torch.nn.Embedding, torch.nn.EmbeddingBag)
