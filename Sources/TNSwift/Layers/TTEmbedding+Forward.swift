@@ -59,7 +59,7 @@ extension TTEmbedding {
             try bags?.check(lookups: indices.count)
             let dim = embeddingDim
             let outRows = bags?.offsets.count ?? indices.count
-            guard allFinite(outputGradient, count: outRows &* dim) else {
+            guard TTEmbedding.allFiniteParallel(outputGradient, count: outRows &* dim) else {
                 throw TNError.value("TTEmbedding: the output gradient has a NaN or an infinity")
             }
             let state: EmbeddingForwardState<T>
@@ -88,6 +88,18 @@ extension TTEmbedding {
         }
     }
 
+    /// `allFinite` split over the workers (the check reads as much memory as the backward).
+    static func allFiniteParallel(_ p: UnsafePointer<T>, count: Int) -> Bool {
+        let chunks = ConvKernels.chunkCount(count, parallel: count > 1 << 16)
+        let verdicts = UnsafeMutableBufferPointer<Bool>.allocate(capacity: chunks)
+        verdicts.initialize(repeating: true)
+        defer { verdicts.deallocate() }
+        ConvKernels.chunked(count, parallel: chunks > 1) { c, range in
+            verdicts[c] = allFinite(p + range.lowerBound, count: range.count)
+        }
+        return verdicts.allSatisfy { $0 }
+    }
+
     /// Throws for the first index outside 0 ..< numEmbeddings.
     func checkIndices(_ indices: UnsafeBufferPointer<Int64>) throws {
         let n = Int64(numEmbeddings)
@@ -96,8 +108,7 @@ extension TTEmbedding {
         }
     }
 
-    /// Slots of `pooled`: level states and their gradients one per level, gather scratch one
-    /// per worker chunk.
+    /// Slots of `pooled`: one per level for its states, their gradients and its stacked parents.
     enum Pool {
         static var rows: Int { 0 }
         static var contributions: Int { 1 }
@@ -132,7 +143,7 @@ extension TTEmbedding {
     /// The gather structure and the partial products of levels 2 … d.
     func computeStates(_ indices: UnsafeBufferPointer<Int64>, skip: Int?) throws -> EmbeddingForwardState<T> {
         let lookup = EmbeddingLookup(indices: indices, rowModes: rowModes, skip: skip)
-        var states: [Workspace<T>] = []
+        var states: [Workspace<T>] = [], stacks: [Workspace<T>] = []
         for (l, level) in lookup.levels.enumerated() {
             try TTEmbedding.checkInterrupt()
             let k = l + 2, core = parameters[k - 1].pointer
@@ -140,17 +151,15 @@ extension TTEmbedding {
             let block = above &* rIn, ldb = rowModes[k - 1] &* width
             let out = try pooled(Pool.state + l, checkedProduct([level.digit.count, above, width], what: "a TT-embedding level"))
             let previous = states
-            let largest = zip(level.groupStarts.dropFirst(), level.groupStarts).map { $0 - $1 }.max() ?? 0
+            // The stacked parents stay for the backward (the same GEMMs' left operands).
+            let stacked = try pooled(Pool.gather + l, checkedProduct([level.digit.count, block], what: "a TT-embedding level"))
             let work = Double(level.digit.count) * Double(block) * Double(width)
-            let chunks = ConvKernels.chunkCount(level.groupDigits.count, parallel: work > 2e5)
-            let scratch = try (0..<chunks).map { try pooled(Pool.gather + $0, largest &* block) }
-            ConvKernels.chunked(level.groupDigits.count, parallel: chunks > 1) { chunk, groups in
-                let gathered = scratch[chunk]
+            ConvKernels.chunked(level.groupDigits.count, parallel: work > 2e5) { _, groups in
                 for g in groups {
                     let lo = level.groupStarts[g], n = level.groupStarts[g + 1] &- lo
                     let a = n == 1 ? UnsafePointer(statePointer(previous, level: k - 1, key: level.parent[lo]))
                                    : gatherParents(previous, level: k - 1, keys: level.parent[lo..<(lo + n)],
-                                                   block: block, into: gathered.pointer)
+                                                   block: block, into: stacked.pointer + lo &* block)
                     // beta = 1 on zeroed memory: OpenBLAS's separate beta = 0 pass is slow for narrow rows.
                     let c = out.pointer + lo &* above &* width
                     c.update(repeating: 0, count: n &* above &* width)
@@ -159,9 +168,10 @@ extension TTEmbedding {
                 }
             }
             states.append(out)
+            stacks.append(stacked)
         }
         let cores = parameters.map { Array(UnsafeBufferPointer(start: $0.pointer, count: $0.count)) }
-        return EmbeddingForwardState(lookup: lookup, states: states, indices: Array(indices), cores: cores)
+        return EmbeddingForwardState(lookup: lookup, states: states, stacks: stacks, indices: Array(indices), cores: cores)
     }
 
     /// Copies the partial products of `keys` (one level up) one after another into `into`.
@@ -220,18 +230,13 @@ extension TTEmbedding {
             let block = above &* rIn, ldb = rowModes[k - 1] &* width
             let keyCount = level.digit.count
             let contributions = try pooled(Pool.contributions, checkedProduct([keyCount, block], what: "a TT-embedding gradient"))
-            let largest = zip(level.groupStarts.dropFirst(), level.groupStarts).map { $0 - $1 }.max() ?? 0
             let work = Double(keyCount) * Double(block) * Double(width)
-            let current = dState!
-            let chunks = ConvKernels.chunkCount(level.groupDigits.count, parallel: work > 2e5)
-            let scratch = try (0..<chunks).map { try pooled(Pool.gather + $0, largest &* block) }
-            ConvKernels.chunked(level.groupDigits.count, parallel: chunks > 1) { chunk, groups in
-                let gathered = scratch[chunk]
+            let current = dState!, stacked = state.stacks[l]
+            ConvKernels.chunked(level.groupDigits.count, parallel: work > 2e5) { _, groups in
                 for g in groups {
                     let lo = level.groupStarts[g], n = level.groupStarts[g + 1] &- lo, digit = level.groupDigits[g]
                     let a = n == 1 ? UnsafePointer(statePointer(state.states, level: k - 1, key: level.parent[lo]))
-                                   : gatherParents(state.states, level: k - 1, keys: level.parent[lo..<(lo + n)],
-                                                   block: block, into: gathered.pointer)
+                                   : UnsafePointer(stacked.pointer + lo &* block)
                     let dC = current.pointer + lo &* above &* width
                     // Digits are distinct across groups: each slice gradient is written once, into the
                     // zeroed gradient (beta = 1 on zeroed memory, as in the forward).
