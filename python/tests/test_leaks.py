@@ -57,6 +57,21 @@ def conv_lifecycle():
     conv.backward(np.ones_like(conv(XC)))
 
 
+EMB = nn.TTEmbedding(1000, 16, rank=4, mode="mean", dtype=np.float64)
+IDX = rng.integers(0, 1000, 64)
+OFFSETS = np.arange(0, 64, 8)
+
+
+def embedding_lifecycle():
+    emb = nn.TTEmbedding(500, 8, rank=3, padding_idx=2, dtype=np.float64)
+    emb.backward(np.ones_like(emb(IDX % 500)))
+
+
+def bad_embedding():
+    with pytest.raises(ValueError):
+        EMB(np.array([1000]), np.array([0]))
+
+
 def layer_lifecycle():
     layer = nn.CPLinear((4, 4), (2, 4), rank=3, dtype=np.float64)
     layer(XL)
@@ -96,6 +111,9 @@ ENTRY_POINTS = {
     "layer forward+backward": lambda: LAYER.backward(DYL) if LAYER(XL) is not None else None,
     "conv create/forward/backward/destroy": conv_lifecycle,
     "conv forward+backward": lambda: CONV.backward(DYC) if CONV(XC) is not None else None,
+    "embedding create/forward/backward/destroy": embedding_lifecycle,
+    "embedding bags forward+backward": lambda: EMB.backward(np.ones((8, 16))) if EMB(IDX, OFFSETS) is not None else None,
+    "embedding error": bad_embedding,
     "training step (model, loss, Adam)": training_step,
     "model save": lambda: MODEL.save(MODEL_FILE),
     "model load": lambda: nn.load(MODEL_FILE),
@@ -103,7 +121,7 @@ ENTRY_POINTS = {
 }
 
 SLOW = ("parafac", "tucker", "tt round/inner/add", "model save", "model load", "layer create/forward/backward/destroy",
-        "conv create/forward/backward/destroy")
+        "conv create/forward/backward/destroy", "embedding create/forward/backward/destroy")
 
 
 @pytest.mark.parametrize("name", list(ENTRY_POINTS))

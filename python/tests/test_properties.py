@@ -223,6 +223,41 @@ def test_convolutions_match_a_reference_convolution(case):
         assert rel(layer.grads()["weight"], dk) <= 1e-10
 
 
+# ---------------------------------------------------------------------------- TT embeddings
+
+@st.composite
+def embeddings(draw):
+    d = draw(st.integers(1, 4))
+    rows = [draw(st.integers(1, 5)) for _ in range(d)]
+    cols = [draw(st.integers(1, 3)) for _ in range(d)]
+    ranks = [draw(st.integers(1, 3)) for _ in range(d - 1)] or [1]
+    n = draw(st.integers(1, int(np.prod(rows))))
+    padding = draw(st.sampled_from([None, 0, n - 1]))
+    indices = draw(st.lists(st.integers(0, n - 1), min_size=0, max_size=30))
+    mode = draw(st.sampled_from([None, "sum", "mean"]))
+    cuts = sorted(draw(st.lists(st.integers(0, len(indices)), min_size=0, max_size=4)))
+    return rows, cols, ranks, n, padding, indices, mode, [0] + cuts, draw(st.integers(0, 2**31))
+
+
+@given(embeddings())
+def test_embeddings_match_the_dense_table(case):
+    from test_embedding import core_gradients, reference, table_gradient
+
+    rows, cols, ranks, n, padding, indices, mode, offsets, seed = case
+    layer = nn.TTEmbedding(n, int(np.prod(cols)), rank=ranks, n_modes=len(rows), row_modes=rows, col_modes=cols,
+                           padding_idx=padding, mode=mode, dtype=np.float64, seed=seed % 1000)
+    idx = np.array(indices, dtype=np.int64)
+    off = None if mode is None else np.array(offsets, dtype=np.int64)
+    y = layer(idx, off)
+    want = reference(layer, idx, off)
+    assert y.shape == want.shape and rel(y, want) <= 1e-10
+    dy = np.random.default_rng(seed).standard_normal(y.shape)
+    layer.backward(dy)
+    cores = [a.astype(np.float64) for a in layer.parameters().values()]
+    for g, e in zip(layer.grads().values(), core_gradients(cores, table_gradient(layer, idx, dy, off))):
+        assert rel(g, e) <= 1e-10
+
+
 # ---------------------------------------------------------------------------- hostile model files
 
 _MODEL_BYTES = None
