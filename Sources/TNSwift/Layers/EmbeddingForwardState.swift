@@ -1,6 +1,6 @@
 /// What a TT-embedding forward keeps for its backward: the lookups' gather structure, the
-/// partial products of levels 2 … d (keys in `EmbeddingLookup` order, each a
-/// (d_1 ⋯ d_k) × r_k block; level d's are the distinct rows), and copies of the indices and cores they were computed from.
+/// partial products of levels 2 … d − 1 (keys in `EmbeddingLookup` order, each a
+/// (d_1 ⋯ d_k) × r_k block; level d's, the rows, go straight to the output), and copies of the indices and cores they were computed from.
 final class EmbeddingForwardState<T: BLASScalar> {
     let lookup: EmbeddingLookup
     let states: [Workspace<T>]

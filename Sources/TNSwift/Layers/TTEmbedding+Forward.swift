@@ -115,6 +115,7 @@ extension TTEmbedding {
         static var state: Int { 16 }
         static var stateGradient: Int { 32 }
         static var gather: Int { 48 }
+        static var rowBlock: Int { 64 }
     }
 
     /// Scratch kept between calls (page faults on fresh buffers cost as much as the work
@@ -140,16 +141,20 @@ extension TTEmbedding {
         if let check = InterruptCheck.current, check.requested { throw InterruptCheck.stopped }
     }
 
-    /// The gather structure and the partial products of levels 2 … d.
+    /// The gather structure, the partial products of levels 2 … d − 1 and, for every level
+    /// 2 … d, its parents' products stacked per digit group (level d's own products go
+    /// straight to the output rows, in `applyLastCore`).
     func computeStates(_ indices: UnsafeBufferPointer<Int64>, skip: Int?) throws -> EmbeddingForwardState<T> {
         let lookup = EmbeddingLookup(indices: indices, rowModes: rowModes, skip: skip)
+        let d = rowModes.count
         var states: [Workspace<T>] = [], stacks: [Workspace<T>] = []
         for (l, level) in lookup.levels.enumerated() {
             try TTEmbedding.checkInterrupt()
             let k = l + 2, core = parameters[k - 1].pointer
             let above = columnPrefix(k - 1), rIn = ranks[k - 1], width = columnModes[k - 1] &* ranks[k]
             let block = above &* rIn, ldb = rowModes[k - 1] &* width
-            let out = try pooled(Pool.state + l, checkedProduct([level.digit.count, above, width], what: "a TT-embedding level"))
+            let out = k < d ? try pooled(Pool.state + l, checkedProduct([level.digit.count, above, width], what: "a TT-embedding level"))
+                            : nil
             let previous = states
             // The stacked parents stay for the backward (the same GEMMs' left operands).
             let stacked = try pooled(Pool.gather + l, checkedProduct([level.digit.count, block], what: "a TT-embedding level"))
@@ -160,6 +165,7 @@ extension TTEmbedding {
                     let a = n == 1 ? UnsafePointer(statePointer(previous, level: k - 1, key: level.parent[lo]))
                                    : gatherParents(previous, level: k - 1, keys: level.parent[lo..<(lo + n)],
                                                    block: block, into: stacked.pointer + lo &* block)
+                    guard let out else { continue }
                     // beta = 1 on zeroed memory: OpenBLAS's separate beta = 0 pass is slow for narrow rows.
                     let c = out.pointer + lo &* above &* width
                     c.update(repeating: 0, count: n &* above &* width)
@@ -167,7 +173,7 @@ extension TTEmbedding {
                            b: core + level.groupDigits[g] &* width, ldb: ldb, beta: 1, c: c, ldc: width)
                 }
             }
-            states.append(out)
+            if let out { states.append(out) }
             stacks.append(stacked)
         }
         let cores = parameters.map { Array(UnsafeBufferPointer(start: $0.pointer, count: $0.count)) }
@@ -183,18 +189,42 @@ extension TTEmbedding {
         return UnsafePointer(into)
     }
 
-    /// Output rows (contiguous, one per index; zeros for the padding index), copied from the
-    /// level-d products (one per distinct row).
+    /// Output rows (contiguous, one per index; zeros for the padding index): level d's
+    /// products, one digit group at a time into a small scratch that stays in cache, copied
+    /// to every lookup of their row.
     func applyLastCore(_ state: EmbeddingForwardState<T>, indices: UnsafeBufferPointer<Int64>,
                        output: UnsafeMutablePointer<T>) throws {
+        try TTEmbedding.checkInterrupt()
         let dim = embeddingDim, d = rowModes.count, lookup = state.lookup
         if lookup.rows.count < indices.count, let p = paddingIndex {
             for (j, v) in indices.enumerated() where Int(v) == p { (output + j &* dim).update(repeating: 0, count: dim) }
         }
-        ConvKernels.chunked(lookup.rows.count, parallel: lookup.rows.count &* dim > 1 << 16) { _, range in
-            for j in range {
-                (output + lookup.rows[j] &* dim).update(from: statePointer(state.states, level: d, key: lookup.rowKey[j]),
-                                                        count: dim)
+        let copyOut = { (t: Int, from: UnsafePointer<T>) in
+            for j in lookup.keyRows[lookup.keyStarts[t]..<lookup.keyStarts[t + 1]] {
+                (output + lookup.rows[j] &* dim).update(from: from, count: dim)
+            }
+        }
+        guard let level = lookup.levels.last else {
+            for t in 0..<(lookup.keyStarts.count - 1) { copyOut(t, parameters[0].pointer + t &* dim) }
+            return
+        }
+        let l = d - 2, core = parameters[d - 1].pointer, stacked = state.stacks[l]
+        let above = columnPrefix(d - 1), rIn = ranks[d - 1], width = columnModes[d - 1]
+        let block = above &* rIn, ldb = rowModes[d - 1] &* width
+        let largest = zip(level.groupStarts.dropFirst(), level.groupStarts).map { $0 - $1 }.max() ?? 0
+        let work = Double(level.digit.count) * Double(block) * Double(width)
+        let chunks = ConvKernels.chunkCount(level.groupDigits.count, parallel: work > 2e5)
+        let scratch = try (0..<chunks).map { try pooled(Pool.rowBlock + $0, largest &* dim) }
+        ConvKernels.chunked(level.groupDigits.count, parallel: chunks > 1) { chunk, groups in
+            let c = scratch[chunk].pointer
+            for g in groups {
+                let lo = level.groupStarts[g], n = level.groupStarts[g + 1] &- lo
+                let a = n == 1 ? UnsafePointer(statePointer(state.states, level: d - 1, key: level.parent[lo]))
+                               : UnsafePointer(stacked.pointer + lo &* block)
+                c.update(repeating: 0, count: n &* dim)
+                T.gemm(transA: false, transB: false, m: n &* above, n: width, k: rIn, alpha: 1, a: a, lda: rIn,
+                       b: core + level.groupDigits[g] &* width, ldb: ldb, beta: 1, c: c, ldc: width)
+                for m in 0..<n { copyOut(lo &+ m, c + m &* dim) }
             }
         }
     }
@@ -204,24 +234,24 @@ extension TTEmbedding {
                              rowGradient dy: UnsafePointer<T>) throws {
         try TTEmbedding.checkInterrupt()
         let dim = embeddingDim, d = rowModes.count, lookup = state.lookup
-        // The gradient of each level-d product: the sum of its lookups' row gradients (level 1,
-        // when d = 1, is core 0 itself).
-        let keyCount = lookup.keyStarts.count - 1
-        var dState: Workspace<T>? = d >= 2 ? try pooled(Pool.stateGradient + d - 2, checkedProduct([keyCount, dim], what: "a TT-embedding gradient"))
-                                           : nil
-        let top = dState?.pointer ?? gradients[0].pointer
-        ConvKernels.chunked(keyCount, parallel: lookup.rows.count &* dim > 1 << 16) { _, keys in
-            for t in keys {
-                let to = top + t &* dim
-                let members = lookup.keyRows[lookup.keyStarts[t]..<lookup.keyStarts[t + 1]]
-                guard let first = members.first else { continue }
-                to.update(from: dy + lookup.rows[first] &* dim, count: dim)
-                for j in members.dropFirst() {
-                    let from = dy + lookup.rows[j] &* dim
-                    for c in 0..<dim { to[c] += from[c] }
-                }
+        // The gradient of a level-d product (a row) is the sum of its lookups' row gradients.
+        let sumRows = { (t: Int, to: UnsafeMutablePointer<T>) in
+            let members = lookup.keyRows[lookup.keyStarts[t]..<lookup.keyStarts[t + 1]]
+            guard let first = members.first else { return }
+            to.update(from: dy + lookup.rows[first] &* dim, count: dim)
+            for j in members.dropFirst() {
+                let from = dy + lookup.rows[j] &* dim
+                for c in 0..<dim { to[c] += from[c] }
             }
         }
+        if d == 1 {
+            // Level 1 is core 0 itself: its slices get the sums directly.
+            ConvKernels.chunked(lookup.keyStarts.count - 1, parallel: lookup.rows.count &* dim > 1 << 16) { _, keys in
+                for t in keys { sumRows(t, gradients[0].pointer + t &* dim) }
+            }
+            return
+        }
+        var dState: Workspace<T>? = nil
         // Levels d … 2: core k's slice gradients per digit group, then the parents' dState.
         for (l, level) in lookup.levels.enumerated().reversed() {
             try TTEmbedding.checkInterrupt()
@@ -231,13 +261,25 @@ extension TTEmbedding {
             let keyCount = level.digit.count
             let contributions = try pooled(Pool.contributions, checkedProduct([keyCount, block], what: "a TT-embedding gradient"))
             let work = Double(keyCount) * Double(block) * Double(width)
-            let current = dState!, stacked = state.stacks[l]
-            ConvKernels.chunked(level.groupDigits.count, parallel: work > 2e5) { _, groups in
+            let stacked = state.stacks[l], current = dState
+            // Level d's gradients (the rows') are summed per digit group into a scratch that stays
+            // in cache; lower levels' come from the level above.
+            let largest = zip(level.groupStarts.dropFirst(), level.groupStarts).map { $0 - $1 }.max() ?? 0
+            let chunks = ConvKernels.chunkCount(level.groupDigits.count, parallel: work > 2e5)
+            let scratch = k == d ? try (0..<chunks).map { try pooled(Pool.rowBlock + $0, largest &* dim) } : []
+            ConvKernels.chunked(level.groupDigits.count, parallel: chunks > 1) { chunk, groups in
                 for g in groups {
                     let lo = level.groupStarts[g], n = level.groupStarts[g + 1] &- lo, digit = level.groupDigits[g]
                     let a = n == 1 ? UnsafePointer(statePointer(state.states, level: k - 1, key: level.parent[lo]))
                                    : UnsafePointer(stacked.pointer + lo &* block)
-                    let dC = current.pointer + lo &* above &* width
+                    let dC: UnsafePointer<T>
+                    if let current {
+                        dC = UnsafePointer(current.pointer + lo &* above &* width)
+                    } else {
+                        let rows = scratch[chunk].pointer
+                        for m in 0..<n { sumRows(lo &+ m, rows + m &* dim) }
+                        dC = UnsafePointer(rows)
+                    }
                     // Digits are distinct across groups: each slice gradient is written once, into the
                     // zeroed gradient (beta = 1 on zeroed memory, as in the forward).
                     T.gemm(transA: true, transB: false, m: rIn, n: width, k: n &* above, alpha: 1, a: a, lda: rIn,
