@@ -33,6 +33,7 @@ typedef struct {
     PyTypeObject *LayerBufferType;
     PyTypeObject *ConvType;
     PyTypeObject *EmbeddingType;
+    PyTypeObject *RNNType;
 } tn_module_state;
 
 static inline tn_module_state *
@@ -3301,6 +3302,248 @@ done:
 }
 
 /* ------------------------------------------------------------------------- */
+/* Recurrent layers: RNN wraps a tn_rnn (a TT-LSTM or TT-GRU)                 */
+/* ------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    tn_rnn *rnn;
+    int dtype;
+} RNNObject;
+
+static int
+rnn_check(RNNObject *self)
+{
+    if (self->rnn == NULL) {
+        PyErr_SetString(layer_state((PyObject *)self)->TNError,
+                        "this RNN has no tn_rnn handle (make recurrent layers with tnswift.nn)");
+        return -1;
+    }
+    return 0;
+}
+
+static void
+RNN_dealloc(RNNObject *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    if (self->rnn != NULL) {
+        tn_rnn_destroy(self->rnn);
+    }
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+static PyObject *
+rnn_wrap(tn_module_state *st, tn_rnn *handle)
+{
+    tn_rnn_info info;
+    tn_status s = tn_rnn_info_get(handle, &info);
+    if (s != TN_OK) {
+        tn_rnn_destroy(handle);
+        return raise_status(st, s);
+    }
+    RNNObject *self = PyObject_New(RNNObject, st->RNNType);
+    if (self == NULL) {
+        tn_rnn_destroy(handle);
+        return NULL;
+    }
+    self->rnn = handle;
+    self->dtype = info.dtype;
+    return (PyObject *)self;
+}
+
+static PyObject *
+RNN_info(RNNObject *self, PyObject *Py_UNUSED(ignored))
+{
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (rnn_check(self) < 0) {
+        return NULL;
+    }
+    tn_rnn_info i;
+    tn_status s = tn_rnn_info_get(self->rnn, &i);
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    return Py_BuildValue("{s:i,s:s,s:L,s:L,s:L,s:L,s:L,s:d}", "kind", (int)i.kind, "dtype", dtype_names[i.dtype],
+                         "input_size", (long long)i.input_size, "hidden_size", (long long)i.hidden_size,
+                         "n_modes", (long long)i.n_modes, "n_params", (long long)i.n_params,
+                         "parameter_count", (long long)i.parameter_count, "compression", i.compression);
+}
+
+static tn_status
+rnn_param_get(PyObject *owner, int64_t i, tn_layer_param *p)
+{
+    return tn_rnn_param_get(((RNNObject *)owner)->rnn, i, p);
+}
+
+static PyObject *
+RNN_parameters(RNNObject *self, PyObject *Py_UNUSED(ignored))
+{
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (rnn_check(self) < 0) {
+        return NULL;
+    }
+    tn_rnn_info info;
+    tn_status s = tn_rnn_info_get(self->rnn, &info);
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    return param_list(st, (PyObject *)self, self->dtype, info.n_params, rnn_param_get);
+}
+
+/* forward(x, h0, c0, out, h_n, c_n) / backward(d_out, d_h_n, d_c_n, dx, dh0, dc0): six arrays or
+   None (NULL in the C call); the last three are written, so they must be writable. */
+static PyObject *
+rnn_call(RNNObject *self, PyObject *const *args, Py_ssize_t nargs, int backward)
+{
+    static const char *const fnames[6] = {"x", "h0", "c0", "out", "h_n", "c_n"};
+    static const char *const bnames[6] = {"d_out", "d_h_n", "d_c_n", "dx", "dh0", "dc0"};
+    const char *const *names = backward ? bnames : fnames;
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (nargs != 6) {
+        PyErr_Format(PyExc_TypeError, "%s() takes 6 arguments (%s, %s, %s, %s, %s, %s), got %zd",
+                     backward ? "backward" : "forward", names[0], names[1], names[2], names[3], names[4],
+                     names[5], nargs);
+        return NULL;
+    }
+    if (rnn_check(self) < 0) {
+        return NULL;
+    }
+    int dtype = -1;
+    layer_arg a[6];
+    for (int i = 0; i < 6; i++) {
+        a[i].held = 0;
+    }
+    PyObject *result = NULL;
+    for (int i = 0; i < 6; i++) {
+        if (args[i] != Py_None && layer_arg_get(st, args[i], i >= 3, names[i], &dtype, &a[i]) < 0) {
+            goto done;
+        }
+    }
+    if (dtype < 0) {
+        dtype = self->dtype;
+    }
+    const tn_tensor *t[6];
+    for (int i = 0; i < 6; i++) {
+        t[i] = a[i].held ? &a[i].t : NULL;
+    }
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = backward ? tn_rnn_backward(self->rnn, (tn_dtype)dtype, t[0], t[1], t[2], t[3], t[4], t[5])
+                 : tn_rnn_forward(self->rnn, (tn_dtype)dtype, t[0], t[1], t[2], t[3], t[4], t[5]);
+    Py_END_ALLOW_THREADS
+    if (s != TN_OK) {
+        raise_status(st, s);
+        goto done;
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    for (int i = 0; i < 6; i++) {
+        layer_arg_release(&a[i]);
+    }
+    return result;
+}
+
+static PyObject *
+RNN_forward(RNNObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return rnn_call(self, args, nargs, 0);
+}
+
+static PyObject *
+RNN_backward(RNNObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return rnn_call(self, args, nargs, 1);
+}
+
+static PyMethodDef RNN_methods[] = {
+    {"info", (PyCFunction)RNN_info, METH_NOARGS,
+     "info()\n--\n\nA dict: kind, dtype, input_size, hidden_size, n_modes, n_params, parameter_count,\n"
+     "compression."},
+    {"parameters", (PyCFunction)RNN_parameters, METH_NOARGS,
+     "parameters()\n--\n\n[(name, data, grad)]: buffers over the layer's own storage."},
+    {"forward", (PyCFunction)(void (*)(void))RNN_forward, METH_FASTCALL,
+     "forward(x, h0, c0, out, h_n, c_n, /)\n--\n\nRuns the sequence (None: zeros / skip; the GIL is released)."},
+    {"backward", (PyCFunction)(void (*)(void))RNN_backward, METH_FASTCALL,
+     "backward(d_out, d_h_n, d_c_n, dx, dh0, dc0, /)\n--\n\nBackpropagation through time of the last forward."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot RNN_slots[] = {
+    {Py_tp_doc, "A tn_rnn handle (made by rnn_create; see tnswift.nn.TTLSTM and TTGRU)."},
+    {Py_tp_dealloc, RNN_dealloc},
+    {Py_tp_methods, RNN_methods},
+    {0, NULL},
+};
+
+static PyType_Spec RNN_spec = {
+    .name = "tnswift._ext.RNN",
+    .basicsize = sizeof(RNNObject),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = RNN_slots,
+};
+
+/* rnn_create(kind, dtype, hidden_size, input_modes, output_modes, ranks, seed): output_modes
+   None for the library's balanced split. */
+static PyObject *
+mod_rnn_create(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    int kind, dtype;
+    long long hidden;
+    PyObject *ins_obj, *outs_obj, *ranks_obj;
+    unsigned long long seed;
+    if (!PyArg_ParseTuple(args, "iiLOOOK:rnn_create", &kind, &dtype, &hidden, &ins_obj, &outs_obj, &ranks_obj, &seed)) {
+        return NULL;
+    }
+    int64_t *ins = NULL, *outs = NULL, *ranks = NULL;
+    PyObject *result = NULL;
+    if (ins_obj == Py_None) {
+        PyErr_SetString(st->ArgumentError, "input_modes is None");
+        return NULL;
+    }
+    Py_ssize_t d = PySequence_Size(ins_obj);
+    if (d < 0) {
+        PyErr_Clear();
+        PyErr_Format(st->ArgumentError, "input_modes must be a sequence of integers, not %.200s",
+                     Py_TYPE(ins_obj)->tp_name);
+        return NULL;
+    }
+    if (read_int_list(st, ins_obj, "input_modes", d, &ins) < 0
+        || read_int_list(st, outs_obj, "output_modes", d, &outs) < 0
+        || read_int_list(st, ranks_obj, "ranks", -1, &ranks) < 0) {
+        goto done;
+    }
+    tn_rnn_config c;
+    memset(&c, 0, sizeof c);
+    c.kind = kind;
+    c.dtype = dtype;
+    c.hidden_size = (int64_t)hidden;
+    c.n_modes = (int64_t)d;
+    c.input_modes = ins;
+    c.output_modes = outs;
+    c.n_ranks = ranks_obj == Py_None ? 0 : PySequence_Size(ranks_obj);
+    c.ranks = ranks;
+    c.seed = (uint64_t)seed;
+    tn_rnn *handle = NULL;
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_rnn_create(&c, &handle);
+    Py_END_ALLOW_THREADS
+    if (s != TN_OK) {
+        raise_status(st, s);
+        goto done;
+    }
+    result = rnn_wrap(st, handle);
+done:
+    PyMem_Free(ins);
+    PyMem_Free(outs);
+    PyMem_Free(ranks);
+    return result;
+}
+
+/* ------------------------------------------------------------------------- */
 /* Training kernels: activations, losses, optimizers                         */
 /* ------------------------------------------------------------------------- */
 
@@ -3907,6 +4150,9 @@ static PyMethodDef module_methods[] = {
     {"embedding_from_dense", mod_embedding_from_dense, METH_VARARGS,
      "embedding_from_dense(table, n_modes, row_modes, col_modes, rank, eps, padding_idx)\n--\n\n"
      "An Embedding fitted to a dense table (tn_embedding_from_dense)."},
+    {"rnn_create", mod_rnn_create, METH_VARARGS,
+     "rnn_create(kind, dtype, hidden_size, input_modes, output_modes, ranks, seed, /)\n--\n\n"
+     "An RNN (TT-LSTM or TT-GRU) with fresh parameters (tn_rnn_create)."},
     {"conv_from_dense", mod_conv_from_dense, METH_VARARGS,
      "conv_from_dense(kind, kernel, bias, stride, dilation, padding, padding_mode, in_modes,\n"
      "                out_modes, ranks, eps, n_iter_max, /)\n--\n\n"
@@ -4052,6 +4298,12 @@ module_exec(PyObject *module)
         || PyModule_AddIntConstant(module, "EMBEDDING_MEAN", TN_EMBEDDING_MEAN) < 0) {
         return -1;
     }
+    st->RNNType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &RNN_spec, NULL);
+    if (st->RNNType == NULL || add_object(module, "RNN", (PyObject *)st->RNNType) < 0
+        || PyModule_AddIntConstant(module, "RNN_LSTM", TN_RNN_LSTM) < 0
+        || PyModule_AddIntConstant(module, "RNN_GRU", TN_RNN_GRU) < 0) {
+        return -1;
+    }
     if (PyModule_AddIntConstant(module, "CONV_DENSE", TN_CONV_DENSE) < 0
         || PyModule_AddIntConstant(module, "CONV_CP", TN_CONV_CP) < 0
         || PyModule_AddIntConstant(module, "CONV_TUCKER", TN_CONV_TUCKER) < 0
@@ -4099,6 +4351,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->LayerBufferType);
     Py_VISIT(st->ConvType);
     Py_VISIT(st->EmbeddingType);
+    Py_VISIT(st->RNNType);
     return 0;
 }
 
@@ -4117,6 +4370,7 @@ module_clear(PyObject *module)
     Py_CLEAR(st->LayerBufferType);
     Py_CLEAR(st->ConvType);
     Py_CLEAR(st->EmbeddingType);
+    Py_CLEAR(st->RNNType);
     return 0;
 }
 

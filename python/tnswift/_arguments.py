@@ -68,6 +68,20 @@ def rank_list(rank, name):
     return [positive(rank, name)]
 
 
+def tt_ranks(rank, n_modes, who):
+    """One TT rank for every bond, the n_modes - 1 bond ranks, or n_modes + 1 ranks with 1 at
+    both ends, as the bond ranks (or the single rank)."""
+    ranks = rank_list(rank, "rank")
+    if len(ranks) == n_modes + 1:
+        if ranks[0] != 1 or ranks[-1] != 1:
+            raise ShapeError(f"rank {ranks} has d + 1 entries, so its first and last must be 1")
+        return ranks[1:-1]
+    if len(ranks) != 1 and len(ranks) != n_modes - 1:
+        raise ShapeError(f"rank has {len(ranks)} entries; {who} with {n_modes} modes takes one, "
+                         f"{n_modes - 1} bond ranks or {n_modes + 1} ranks with 1 at both ends")
+    return ranks
+
+
 def seed(value):
     s = _index(value, "seed")
     if s < 0:

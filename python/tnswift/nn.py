@@ -43,11 +43,13 @@ from . import _ext
 from ._ext import ArgumentError, ShapeError
 from ._arguments import dtype_code as _code, layer_dtype as _layer_dtype, modes as _modes, positive as _positive
 from ._arguments import dense_operand, matching_bias, prod as _prod, rank_list as _rank_list, seed as _seed
+from ._arguments import tt_ranks as _tt_ranks
 from ._layer_base import ParameterViews, check_same_thread
 from .activations import GELU, Identity, ReLU, Sigmoid, Tanh, cross_entropy, mse_loss
 from .conv import Conv2d, CPConv2d, TTConv2d, TuckerConv2d
 from .decompose import _index
 from .embedding import TTEmbedding
+from .recurrent import TTGRU, TTLSTM
 from .stages import Dropout, Flatten
 from .training import Sequential, fit
 
@@ -67,6 +69,8 @@ __all__ = [
     "Linear",
     "TTLinear",
     "TTEmbedding",
+    "TTLSTM",
+    "TTGRU",
     "CPLinear",
     "TuckerLinear",
     "TTTensorLinear",
@@ -106,20 +110,6 @@ class PlanReport:
     def __repr__(self):
         return (f"PlanReport(batch={self.batch}, flops={self.flops:g}, dense_flops={self.dense_flops:g}, "
                 f"reconstructs_weight={self.reconstructs_weight})")
-
-
-def _tt_ranks(rank, n_modes, who):
-    """One TT rank for every bond, the n_modes - 1 bond ranks, or n_modes + 1 ranks with 1 at
-    both ends, as the bond ranks (or the single rank)."""
-    ranks = _rank_list(rank, "rank")
-    if len(ranks) == n_modes + 1:
-        if ranks[0] != 1 or ranks[-1] != 1:
-            raise ShapeError(f"rank {ranks} has d + 1 entries, so its first and last must be 1")
-        return ranks[1:-1]
-    if len(ranks) != 1 and len(ranks) != n_modes - 1:
-        raise ShapeError(f"rank has {len(ranks)} entries; {who} with {n_modes} modes takes one, "
-                         f"{n_modes - 1} bond ranks or {n_modes + 1} ranks with 1 at both ends")
-    return ranks
 
 
 def _shape(value, name):

@@ -761,6 +761,101 @@ tn_status tn_embedding_backward(tn_embedding *embedding, tn_dtype dtype, const i
 tn_status tn_embedding_dense_table(const tn_embedding *embedding, tn_dtype dtype,
                                    const tn_tensor *out);
 
+/* ------------------------------------------------------------------------------------------
+ * Recurrent layers
+ *
+ *   A tn_rnn is a single-layer, batch-first TT-LSTM or TT-GRU (Yang et al. 2017): PyTorch's
+ *   nn.LSTM / nn.GRU equations whose input-to-hidden weight W_ih (input_size x G*hidden, G = 4
+ *   for LSTM, 3 for GRU) is a TT-matrix; the hidden-to-hidden weight W_hh is dense. With x_t
+ *   (batch, input_size) and h (batch, hidden) as rows, the gates' pre-activations are
+ *   x_t W_ih + b_ih and h W_hh + b_hh, columns gate-major in PyTorch's order (LSTM i, f, g, o;
+ *   GRU r, z, n), then the hidden unit:
+ *     LSTM  i, f, o = sigmoid(..), g = tanh(..); c' = f * c + i * g; h' = o * tanh(c')
+ *     GRU   r, z = sigmoid(x W_i. + b_i. + h W_h. + b_h.);
+ *           n = tanh(x W_in + b_in + r * (h W_hn + b_hn)); h' = (1 - z) * n + z * h
+ *
+ *   Parameters, in order (tn_rnn_param_get index, name, shape), for d modes:
+ *     "core_k" (r_{k-1}, m_k, n_k, r_k), k = 0 .. d-1, r_0 = r_d = 1: the TT-matrix W_ih,
+ *              W_ih[(i_1..i_d), (j_1..j_d)] = core_0[0, i_1, j_1, :] ... core_{d-1}[:, i_d, j_d, 0]
+ *              (row and column indices over the modes in C order);
+ *     "bias_ih" (G*hidden), "weight_hh" (hidden, G*hidden), "bias_hh" (G*hidden).
+ *   weight_hh is stored in x out: the transpose of PyTorch's weight_hh_l0 (W_ih likewise is
+ *   the transpose of weight_ih_l0). Parameters and gradients are described by tn_layer_param
+ *   (same meaning as for layers). Initialisation follows PyTorch: W_hh, b_ih and b_hh uniform
+ *   in +-1/sqrt(hidden), the cores Gaussian with each W_ih entry of variance 1 / (3 hidden).
+ *
+ *   Sequences are (batch, seq, input_size) and (batch, seq, hidden), batch and seq >= 1; states
+ *   (h0, c0, h_n, c_n and their gradients) are (batch, hidden) or PyTorch's (1, batch, hidden).
+ *   Every array may have any element strides. Each call takes its arrays' dtype, which must be
+ *   the layer's (TN_ERR_DTYPE otherwise). The cell state arguments (c0, c_n, d_c_n, dc0) are
+ *   for LSTM only and must be NULL for a GRU (TN_ERR_VALUE). Outputs must not overlap inputs.
+ *   Calls on one tn_rnn are serialised; different ones run in parallel.
+ * ------------------------------------------------------------------------------------------ */
+
+typedef struct tn_rnn tn_rnn;
+
+typedef enum tn_rnn_kind {
+    TN_RNN_LSTM = 0,
+    TN_RNN_GRU = 1
+} tn_rnn_kind;
+
+/** What tn_rnn_create builds. input_size = prod input_modes. */
+typedef struct tn_rnn_config {
+    int32_t kind;                  /* tn_rnn_kind */
+    int32_t dtype;                 /* tn_dtype */
+    int64_t hidden_size;           /* >= 1 */
+    int64_t n_modes;               /* d, 1 to 16 */
+    const int64_t *input_modes;    /* d values m_k >= 1 */
+    const int64_t *output_modes;   /* d values n_k, prod = G * hidden_size; NULL: a balanced
+                                      split of G * hidden_size into d modes, largest first */
+    int64_t n_ranks;               /* 1 (every bond) or d - 1 (0 is accepted when d = 1) */
+    const int64_t *ranks;          /* n_ranks values >= 1 */
+    uint64_t seed;                 /* the random initialisation */
+} tn_rnn_config;
+
+typedef struct tn_rnn_info {
+    int32_t kind;                  /* tn_rnn_kind */
+    int32_t dtype;                 /* tn_dtype */
+    int64_t input_size;
+    int64_t hidden_size;
+    int64_t n_modes;               /* d; the modes and ranks are the cores' shapes */
+    int64_t n_params;              /* parameter arrays: d cores and three dense ones */
+    int64_t parameter_count;       /* scalars */
+    double compression;            /* a dense nn.LSTM / nn.GRU's parameter count,
+                                      G*hidden*(input_size + hidden + 2), / parameter_count */
+} tn_rnn_info;
+
+/** A TT-LSTM or TT-GRU with fresh parameters (seeded). On success *rnn receives a handle to
+    release with tn_rnn_destroy; on failure it is set to NULL. Modes, sizes and ranks that do
+    not fit are TN_ERR_SHAPE; a kind, hidden size or rank out of range TN_ERR_VALUE. */
+tn_status tn_rnn_create(const tn_rnn_config *config, tn_rnn **rnn);
+
+tn_status tn_rnn_destroy(tn_rnn *rnn);
+
+tn_status tn_rnn_info_get(const tn_rnn *rnn, tn_rnn_info *info);
+
+/** Parameter i, 0 <= i < info.n_params (same meaning as tn_layer_param_get). */
+tn_status tn_rnn_param_get(const tn_rnn *rnn, int64_t i, tn_layer_param *param);
+
+/** Runs the sequence x (batch, seq, input_size) from the initial states h0 and c0 (NULL:
+    zeros; c0 LSTM only): out (batch, seq, hidden) receives h_1 .. h_seq, and h_n and c_n (NULL
+    to skip; c_n LSTM only) the final states. Records what tn_rnn_backward needs (the input is
+    copied: x may change afterwards). */
+tn_status tn_rnn_forward(tn_rnn *rnn, tn_dtype dtype, const tn_tensor *x, const tn_tensor *h0,
+                         const tn_tensor *c0, const tn_tensor *out, const tn_tensor *h_n,
+                         const tn_tensor *c_n);
+
+/** Backpropagation through time of the last forward: the gradients of
+    L = sum(out * d_out) + sum(h_n * d_h_n) + sum(c_n * d_c_n) (a NULL gradient counts as
+    zeros; d_c_n LSTM only). Every parameter's gradient is overwritten; dx (batch, seq,
+    input_size), dh0 and dc0 (LSTM only) receive dL/dx, dL/dh0 and dL/dc0 (NULL to skip). The
+    gradients are taken at the last forward's input, states and parameters: change no
+    parameter in between. Without a forward before, or with a NaN or an infinity in a given
+    gradient: TN_ERR_VALUE; arrays whose shapes do not fit the last forward: TN_ERR_SHAPE. */
+tn_status tn_rnn_backward(tn_rnn *rnn, tn_dtype dtype, const tn_tensor *d_out,
+                          const tn_tensor *d_h_n, const tn_tensor *d_c_n, const tn_tensor *dx,
+                          const tn_tensor *dh0, const tn_tensor *dc0);
+
 #ifdef __cplusplus
 }
 #endif
