@@ -134,7 +134,8 @@ extension ContractionPlan {
             forgetIntermediates()
             return false
         }
-        if savedOperands.count != operandCount {
+        // A backward that ran before any forward sets savedOperands alone.
+        if savedOperands.count != operandCount || lastAddresses.count != operandCount {
             savedOperands = [UnsafeMutableRawPointer?](repeating: nil, count: operandCount)
             lastAddresses = [UInt](repeating: 0, count: operandCount)
         }
