@@ -129,7 +129,7 @@ extension TTEmbedding {
     }
 
     /// d_1 ⋯ d_k.
-    func columnPrefix(_ k: Int) -> Int { columnModes[..<k].reduce(1, *) }
+    func columnPrefix(_ k: Int) -> Int { columnPrefixes[k] }
 
     /// The partial product of level k (1-based) for `key`: a (d_1⋯d_k) × r_k block.
     func statePointer(_ state: [Workspace<T>], level k: Int, key: Int) -> UnsafeMutablePointer<T> {
@@ -163,7 +163,7 @@ extension TTEmbedding {
                 for g in groups {
                     let lo = level.groupStarts[g], n = level.groupStarts[g + 1] &- lo
                     let a = n == 1 ? UnsafePointer(statePointer(previous, level: k - 1, key: level.parent[lo]))
-                                   : gatherParents(previous, level: k - 1, keys: level.parent[lo..<(lo + n)],
+                                   : gatherParents(previous, level: k - 1, keys: level.parent, lo..<(lo + n),
                                                    block: block, into: stacked.pointer + lo &* block)
                     guard let out else { continue }
                     // beta = 1 on zeroed memory: OpenBLAS's separate beta = 0 pass is slow for narrow rows.
@@ -181,10 +181,10 @@ extension TTEmbedding {
     }
 
     /// Copies the partial products of `keys` (one level up) one after another into `into`.
-    func gatherParents(_ state: [Workspace<T>], level: Int, keys: ArraySlice<Int>, block: Int,
+    func gatherParents(_ state: [Workspace<T>], level: Int, keys: [Int], _ range: Range<Int>, block: Int,
                        into: UnsafeMutablePointer<T>) -> UnsafePointer<T> {
-        for (m, key) in keys.enumerated() {
-            (into + m &* block).update(from: statePointer(state, level: level, key: key), count: block)
+        for t in range {
+            (into + (t &- range.lowerBound) &* block).update(from: statePointer(state, level: level, key: keys[t]), count: block)
         }
         return UnsafePointer(into)
     }
@@ -200,8 +200,9 @@ extension TTEmbedding {
             for (j, v) in indices.enumerated() where Int(v) == p { (output + j &* dim).update(repeating: 0, count: dim) }
         }
         let copyOut = { (t: Int, from: UnsafePointer<T>) in
-            for j in lookup.keyRows[lookup.keyStarts[t]..<lookup.keyStarts[t + 1]] {
-                (output + lookup.rows[j] &* dim).update(from: from, count: dim)
+            // Index loops, not slices: a slice per row costs a retain and a release.
+            for q in lookup.keyStarts[t]..<lookup.keyStarts[t + 1] {
+                (output + lookup.rows[lookup.keyRows[q]] &* dim).update(from: from, count: dim)
             }
         }
         guard let level = lookup.levels.last else {
@@ -236,11 +237,11 @@ extension TTEmbedding {
         let dim = embeddingDim, d = rowModes.count, lookup = state.lookup
         // The gradient of a level-d product (a row) is the sum of its lookups' row gradients.
         let sumRows = { (t: Int, to: UnsafeMutablePointer<T>) in
-            let members = lookup.keyRows[lookup.keyStarts[t]..<lookup.keyStarts[t + 1]]
-            guard let first = members.first else { return }
-            to.update(from: dy + lookup.rows[first] &* dim, count: dim)
-            for j in members.dropFirst() {
-                let from = dy + lookup.rows[j] &* dim
+            let lo = lookup.keyStarts[t], hi = lookup.keyStarts[t + 1]
+            guard lo < hi else { return }
+            to.update(from: dy + lookup.rows[lookup.keyRows[lo]] &* dim, count: dim)
+            for q in (lo + 1)..<hi {
+                let from = dy + lookup.rows[lookup.keyRows[q]] &* dim
                 for c in 0..<dim { to[c] += from[c] }
             }
         }
@@ -302,11 +303,11 @@ extension TTEmbedding {
             ConvKernels.chunked(parentCount, parallel: work > 2e5) { _, parents in
                 for p in parents {
                     let to = target + p &* block
-                    let children = level.childOrder[level.childStarts[p]..<level.childStarts[p + 1]]
-                    guard let first = children.first else { continue }
-                    to.update(from: contributions.pointer + first &* block, count: block)
-                    for t in children.dropFirst() {
-                        let from = contributions.pointer + t &* block
+                    let lo = level.childStarts[p], hi = level.childStarts[p + 1]
+                    guard lo < hi else { continue }
+                    to.update(from: contributions.pointer + level.childOrder[lo] &* block, count: block)
+                    for q in (lo + 1)..<hi {
+                        let from = contributions.pointer + level.childOrder[q] &* block
                         for i in 0..<block { to[i] += from[i] }
                     }
                 }

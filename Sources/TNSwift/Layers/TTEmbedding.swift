@@ -38,6 +38,8 @@ public final class TTEmbedding<T: LAPACKScalar> {
     /// "core_0" … "core_{d-1}".
     public let parameterNames: [String]
 
+    /// columnPrefixes[k] = d_1 ⋯ d_k (0 ≤ k ≤ d).
+    let columnPrefixes: [Int]
     let parameters: [Workspace<T>]
     let gradients: [Workspace<T>]
     /// The last forward's lookups and partial products, reused by a backward on the same
@@ -101,6 +103,7 @@ public final class TTEmbedding<T: LAPACKScalar> {
         self.embeddingDim = embeddingDim
         self.rowModes = rows
         self.columnModes = columns
+        columnPrefixes = columns.reduce(into: [1]) { $0.append($0.last! * $1) }
         self.ranks = all
         self.paddingIndex = paddingIndex
         parameterShapes = (0..<d).map { [all[$0], rows[$0], columns[$0], all[$0 + 1]] }
