@@ -91,13 +91,13 @@ final class BoundProgram<T: BLASScalar> {
             TensorKernels.forEach(blocks, parallel: blocks > 1) { part in
                 let lo = extent * part / blocks, hi = extent * (part + 1) / blocks
                 if alongRows {
-                    T.gemm(transA: g.transA, transB: g.transB, m: hi - lo, n: g.n, k: g.k, alpha: 1,
-                           a: a + (g.transA ? lo : lo &* g.lda), lda: g.lda, b: b, ldb: g.ldb, beta: 0,
-                           c: c + lo &* g.ldc, ldc: g.ldc)
+                    T.gemmOverwriting(transA: g.transA, transB: g.transB, m: hi - lo, n: g.n, k: g.k,
+                                      a: a + (g.transA ? lo : lo &* g.lda), lda: g.lda, b: b, ldb: g.ldb,
+                                      c: c + lo &* g.ldc, ldc: g.ldc)
                 } else {
-                    T.gemm(transA: g.transA, transB: g.transB, m: g.m, n: hi - lo, k: g.k, alpha: 1,
-                           a: a, lda: g.lda, b: b + (g.transB ? lo &* g.ldb : lo), ldb: g.ldb, beta: 0,
-                           c: c + lo, ldc: g.ldc)
+                    T.gemmOverwriting(transA: g.transA, transB: g.transB, m: g.m, n: hi - lo, k: g.k,
+                                      a: a, lda: g.lda, b: b + (g.transB ? lo &* g.ldb : lo), ldb: g.ldb,
+                                      c: c + lo, ldc: g.ldc)
                 }
             }
             return
@@ -113,8 +113,8 @@ final class BoundProgram<T: BLASScalar> {
                 oa &+= i &* g.batchStridesA[d]; ob &+= i &* g.batchStridesB[d]; oc &+= i &* g.batchStridesC[d]
                 d -= 1
             }
-            T.gemm(transA: g.transA, transB: g.transB, m: g.m, n: g.n, k: g.k, alpha: 1, a: a + oa, lda: g.lda,
-                   b: b + ob, ldb: g.ldb, beta: 0, c: c + oc, ldc: g.ldc)
+            T.gemmOverwriting(transA: g.transA, transB: g.transB, m: g.m, n: g.n, k: g.k, a: a + oa, lda: g.lda,
+                              b: b + ob, ldb: g.ldb, c: c + oc, ldc: g.ldc)
         }
     }
 }

@@ -166,11 +166,9 @@ extension TTEmbedding {
                                    : gatherParents(previous, level: k - 1, keys: level.parent, lo..<(lo + n),
                                                    block: block, into: stacked.pointer + lo &* block)
                     guard let out else { continue }
-                    // beta = 1 on zeroed memory: OpenBLAS's separate beta = 0 pass is slow for narrow rows.
-                    let c = out.pointer + lo &* above &* width
-                    c.update(repeating: 0, count: n &* above &* width)
-                    T.gemm(transA: false, transB: false, m: n &* above, n: width, k: rIn, alpha: 1, a: a, lda: rIn,
-                           b: core + level.groupDigits[g] &* width, ldb: ldb, beta: 1, c: c, ldc: width)
+                    T.gemmOverwriting(transA: false, transB: false, m: n &* above, n: width, k: rIn, a: a, lda: rIn,
+                                      b: core + level.groupDigits[g] &* width, ldb: ldb,
+                                      c: out.pointer + lo &* above &* width, ldc: width)
                 }
             }
             if let out { states.append(out) }
@@ -222,9 +220,8 @@ extension TTEmbedding {
                 let lo = level.groupStarts[g], n = level.groupStarts[g + 1] &- lo
                 let a = n == 1 ? UnsafePointer(statePointer(state.states, level: d - 1, key: level.parent[lo]))
                                : UnsafePointer(stacked.pointer + lo &* block)
-                c.update(repeating: 0, count: n &* dim)
-                T.gemm(transA: false, transB: false, m: n &* above, n: width, k: rIn, alpha: 1, a: a, lda: rIn,
-                       b: core + level.groupDigits[g] &* width, ldb: ldb, beta: 1, c: c, ldc: width)
+                T.gemmOverwriting(transA: false, transB: false, m: n &* above, n: width, k: rIn, a: a, lda: rIn,
+                                  b: core + level.groupDigits[g] &* width, ldb: ldb, c: c, ldc: width)
                 for m in 0..<n { copyOut(lo &+ m, c + m &* dim) }
             }
         }
@@ -282,13 +279,11 @@ extension TTEmbedding {
                         dC = UnsafePointer(rows)
                     }
                     // Digits are distinct across groups: each slice gradient is written once, into the
-                    // zeroed gradient (beta = 1 on zeroed memory, as in the forward).
+                    // zeroed gradient (beta = 1: no separate clearing pass).
                     T.gemm(transA: true, transB: false, m: rIn, n: width, k: n &* above, alpha: 1, a: a, lda: rIn,
                            b: dC, ldb: width, beta: 1, c: grad + digit &* width, ldc: ldb)
-                    let c = contributions.pointer + lo &* block
-                    c.update(repeating: 0, count: n &* block)
-                    T.gemm(transA: false, transB: true, m: n &* above, n: rIn, k: width, alpha: 1, a: dC, lda: width,
-                           b: core + digit &* width, ldb: ldb, beta: 1, c: c, ldc: rIn)
+                    T.gemmOverwriting(transA: false, transB: true, m: n &* above, n: rIn, k: width, a: dC, lda: width,
+                                      b: core + digit &* width, ldb: ldb, c: contributions.pointer + lo &* block, ldc: rIn)
                 }
             }
             // Parents (one level up) sum their children's contributions.

@@ -89,13 +89,13 @@ enum LinalgKernels {
         TensorKernels.forEach(blocks, parallel: blocks > 1) { part in
             let lo = extent * part / blocks, hi = extent * (part + 1) / blocks
             if alongRows {
-                T.gemm(transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: 1,
-                       a: a + (transA ? lo : lo &* lda), lda: lda, b: b, ldb: ldb, beta: 0,
-                       c: c + lo &* ldc, ldc: ldc)
+                T.gemmOverwriting(transA: transA, transB: transB, m: hi - lo, n: n, k: k,
+                                  a: a + (transA ? lo : lo &* lda), lda: lda, b: b, ldb: ldb,
+                                  c: c + lo &* ldc, ldc: ldc)
             } else {
-                T.gemm(transA: transA, transB: transB, m: m, n: hi - lo, k: k, alpha: 1,
-                       a: a, lda: lda, b: b + (transB ? lo &* ldb : lo), ldb: ldb, beta: 0,
-                       c: c + lo, ldc: ldc)
+                T.gemmOverwriting(transA: transA, transB: transB, m: m, n: hi - lo, k: k,
+                                  a: a, lda: lda, b: b + (transB ? lo &* ldb : lo), ldb: ldb,
+                                  c: c + lo, ldc: ldc)
             }
         }
     }

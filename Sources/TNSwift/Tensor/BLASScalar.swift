@@ -13,6 +13,32 @@ public protocol BLASScalar: BinaryFloatingPoint, Sendable {
                      beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
 }
 
+extension BLASScalar {
+    /// Row-major `C = op(A) * op(B)`, overwriting C.
+    ///
+    /// OpenBLAS clears C for beta = 0 in a pass of its own that walks C one row at a time
+    /// (one column of its column-major view) and costs more than the multiply when rows are
+    /// short; such a C is cleared here with plain stores and accumulated into (beta = 1).
+    @inline(__always)
+    static func gemmOverwriting(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                                a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
+                                c: UnsafeMutablePointer<Self>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        guard n < 128 else {
+            gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb,
+                 beta: 0, c: c, ldc: ldc)
+            return
+        }
+        if ldc == n {
+            c.update(repeating: 0, count: m &* n)
+        } else {
+            for i in 0..<m { (c + i &* ldc).update(repeating: 0, count: n) }
+        }
+        gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb,
+             beta: 1, c: c, ldc: ldc)
+    }
+}
+
 @inline(__always)
 private func cblasTrans(_ t: Bool) -> CBLAS_TRANSPOSE { t ? CblasTrans : CblasNoTrans }
 
