@@ -34,6 +34,8 @@ typedef struct {
     PyTypeObject *ConvType;
     PyTypeObject *EmbeddingType;
     PyTypeObject *RNNType;
+    PyTypeObject *FeedForwardType;
+    PyTypeObject *AttentionType;
 } tn_module_state;
 
 static inline tn_module_state *
@@ -3544,6 +3546,429 @@ done:
 }
 
 /* ------------------------------------------------------------------------- */
+/* Feed-forward and attention: FeedForward wraps a tn_ff, Attention a         */
+/* tn_attention                                                               */
+/* ------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    tn_ff *ff;
+    int dtype;
+} FeedForwardObject;
+
+typedef struct {
+    PyObject_HEAD
+    tn_attention *attention;
+    int dtype;
+} AttentionObject;
+
+/* Checks the argument count, then binds n arrays (None: NULL); those at index >= first_out are
+   written, so they must be writable. *dtype receives the arrays' dtype (the layer's when all are
+   None). On failure every bound buffer is released. */
+static int
+bind_call_args(tn_module_state *st, const char *method, PyObject *const *args, Py_ssize_t nargs,
+               int n, int first_out, const char *const *names, int layer_dtype, int *dtype, layer_arg *a,
+               const tn_tensor **t)
+{
+    for (int i = 0; i < n; i++) {
+        a[i].held = 0;
+    }
+    if (nargs != n) {
+        PyErr_Format(PyExc_TypeError, "%s() takes %d arguments, got %zd", method, n, nargs);
+        return -1;
+    }
+    *dtype = -1;
+    for (int i = 0; i < n; i++) {
+        if (args[i] != Py_None && layer_arg_get(st, args[i], i >= first_out, names[i], dtype, &a[i]) < 0) {
+            for (int j = 0; j < n; j++) {
+                layer_arg_release(&a[j]);
+            }
+            return -1;
+        }
+    }
+    if (*dtype < 0) {
+        *dtype = layer_dtype;
+    }
+    for (int i = 0; i < n; i++) {
+        t[i] = a[i].held ? &a[i].t : NULL;
+    }
+    return 0;
+}
+
+static void
+release_call_args(layer_arg *a, int n)
+{
+    for (int i = 0; i < n; i++) {
+        layer_arg_release(&a[i]);
+    }
+}
+
+static int
+ff_check(FeedForwardObject *self)
+{
+    if (self->ff == NULL) {
+        PyErr_SetString(layer_state((PyObject *)self)->TNError,
+                        "this FeedForward has no tn_ff handle (make it with tnswift.nn.TTFeedForward)");
+        return -1;
+    }
+    return 0;
+}
+
+static void
+FeedForward_dealloc(FeedForwardObject *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    if (self->ff != NULL) {
+        tn_ff_destroy(self->ff);
+    }
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+static PyObject *
+FeedForward_info(FeedForwardObject *self, PyObject *Py_UNUSED(ignored))
+{
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (ff_check(self) < 0) {
+        return NULL;
+    }
+    tn_ff_info i;
+    tn_status s = tn_ff_info_get(self->ff, &i);
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    return Py_BuildValue("{s:s,s:i,s:L,s:L,s:L,s:L,s:L,s:d,s:O}", "dtype", dtype_names[i.dtype],
+                         "activation", (int)i.activation, "model_dim", (long long)i.model_dim,
+                         "hidden_dim", (long long)i.hidden_dim, "n_modes", (long long)i.n_modes,
+                         "n_params", (long long)i.n_params, "parameter_count", (long long)i.parameter_count,
+                         "compression", i.compression, "bias", i.bias ? Py_True : Py_False);
+}
+
+static tn_status
+ff_param_get(PyObject *owner, int64_t i, tn_layer_param *p)
+{
+    return tn_ff_param_get(((FeedForwardObject *)owner)->ff, i, p);
+}
+
+static PyObject *
+FeedForward_parameters(FeedForwardObject *self, PyObject *Py_UNUSED(ignored))
+{
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (ff_check(self) < 0) {
+        return NULL;
+    }
+    tn_ff_info info;
+    tn_status s = tn_ff_info_get(self->ff, &info);
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    return param_list(st, (PyObject *)self, self->dtype, info.n_params, ff_param_get);
+}
+
+/* forward(x, y) / backward(dy, x, dx) */
+static PyObject *
+ff_call(FeedForwardObject *self, PyObject *const *args, Py_ssize_t nargs, int backward)
+{
+    static const char *const fnames[2] = {"x", "y"};
+    static const char *const bnames[3] = {"dy", "x", "dx"};
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (ff_check(self) < 0) {
+        return NULL;
+    }
+    int n = backward ? 3 : 2, dtype;
+    layer_arg a[3];
+    const tn_tensor *t[3];
+    if (bind_call_args(st, backward ? "backward" : "forward", args, nargs, n, n - 1, backward ? bnames : fnames,
+                       self->dtype, &dtype, a, t) < 0) {
+        return NULL;
+    }
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = backward ? tn_ff_backward(self->ff, (tn_dtype)dtype, t[0], t[1], t[2])
+                 : tn_ff_forward(self->ff, (tn_dtype)dtype, t[0], t[1]);
+    Py_END_ALLOW_THREADS
+    release_call_args(a, n);
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+FeedForward_forward(FeedForwardObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return ff_call(self, args, nargs, 0);
+}
+
+static PyObject *
+FeedForward_backward(FeedForwardObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return ff_call(self, args, nargs, 1);
+}
+
+static PyMethodDef FeedForward_methods[] = {
+    {"info", (PyCFunction)FeedForward_info, METH_NOARGS,
+     "info()\n--\n\nA dict: dtype, activation, model_dim, hidden_dim, n_modes, n_params, parameter_count,\n"
+     "compression, bias."},
+    {"parameters", (PyCFunction)FeedForward_parameters, METH_NOARGS,
+     "parameters()\n--\n\n[(name, data, grad)]: buffers over the block's own storage."},
+    {"forward", (PyCFunction)(void (*)(void))FeedForward_forward, METH_FASTCALL,
+     "forward(x, y, /)\n--\n\nWrites the block's output for x into y (the GIL is released)."},
+    {"backward", (PyCFunction)(void (*)(void))FeedForward_backward, METH_FASTCALL,
+     "backward(dy, x, dx, /)\n--\n\nFills the parameter gradients and dx (None: skip) at input x."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot FeedForward_slots[] = {
+    {Py_tp_doc, "A tn_ff handle (made by ff_create; see tnswift.nn.TTFeedForward)."},
+    {Py_tp_dealloc, FeedForward_dealloc},
+    {Py_tp_methods, FeedForward_methods},
+    {0, NULL},
+};
+
+static PyType_Spec FeedForward_spec = {
+    .name = "tnswift._ext.FeedForward",
+    .basicsize = sizeof(FeedForwardObject),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = FeedForward_slots,
+};
+
+/* ff_create(dtype, activation, model_modes, hidden_modes, ranks, bias, seed) */
+static PyObject *
+mod_ff_create(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    int dtype, activation, bias;
+    PyObject *model_obj, *hidden_obj, *ranks_obj;
+    unsigned long long seed;
+    if (!PyArg_ParseTuple(args, "iiOOOpK:ff_create", &dtype, &activation, &model_obj, &hidden_obj, &ranks_obj, &bias,
+                          &seed)) {
+        return NULL;
+    }
+    if (model_obj == Py_None || ranks_obj == Py_None) {
+        PyErr_SetString(st->ArgumentError, "model_modes and ranks must not be None");
+        return NULL;
+    }
+    Py_ssize_t d = PySequence_Size(model_obj);
+    if (d < 0) {
+        PyErr_Clear();
+        PyErr_Format(st->ArgumentError, "model_modes must be a sequence of integers, not %.200s",
+                     Py_TYPE(model_obj)->tp_name);
+        return NULL;
+    }
+    int64_t *model = NULL, *hidden = NULL, *ranks = NULL;
+    PyObject *result = NULL;
+    if (read_int_list(st, model_obj, "model_modes", d, &model) < 0
+        || read_int_list(st, hidden_obj, "hidden_modes", d, &hidden) < 0
+        || read_int_list(st, ranks_obj, "ranks", -1, &ranks) < 0) {
+        goto done;
+    }
+    tn_ff_config c;
+    memset(&c, 0, sizeof c);
+    c.dtype = dtype;
+    c.activation = activation;
+    c.n_modes = (int64_t)d;
+    c.model_modes = model;
+    c.hidden_modes = hidden;
+    c.n_ranks = PySequence_Size(ranks_obj);
+    c.ranks = ranks;
+    c.bias = bias;
+    c.seed = (uint64_t)seed;
+    tn_ff *handle = NULL;
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_ff_create(&c, &handle);
+    Py_END_ALLOW_THREADS
+    if (s != TN_OK) {
+        raise_status(st, s);
+        goto done;
+    }
+    FeedForwardObject *self = PyObject_New(FeedForwardObject, st->FeedForwardType);
+    if (self == NULL) {
+        tn_ff_destroy(handle);
+        goto done;
+    }
+    self->ff = handle;
+    self->dtype = dtype;
+    result = (PyObject *)self;
+done:
+    PyMem_Free(model);
+    PyMem_Free(hidden);
+    PyMem_Free(ranks);
+    return result;
+}
+
+static int
+attention_check(AttentionObject *self)
+{
+    if (self->attention == NULL) {
+        PyErr_SetString(layer_state((PyObject *)self)->TNError,
+                        "this Attention has no tn_attention handle (make it with tnswift.nn.MultiLinearAttention)");
+        return -1;
+    }
+    return 0;
+}
+
+static void
+Attention_dealloc(AttentionObject *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    if (self->attention != NULL) {
+        tn_attention_destroy(self->attention);
+    }
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+static PyObject *
+Attention_info(AttentionObject *self, PyObject *Py_UNUSED(ignored))
+{
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (attention_check(self) < 0) {
+        return NULL;
+    }
+    tn_attention_info i;
+    tn_status s = tn_attention_info_get(self->attention, &i);
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    return Py_BuildValue("{s:s,s:O,s:O,s:L,s:L,s:L,s:L,s:L,s:L}", "dtype", dtype_names[i.dtype],
+                         "bias", i.bias ? Py_True : Py_False, "softmax_cores", i.softmax_cores ? Py_True : Py_False,
+                         "model_dim", (long long)i.model_dim, "key_length", (long long)i.key_length,
+                         "blocks", (long long)i.blocks, "rank", (long long)i.rank, "n_params", (long long)i.n_params,
+                         "parameter_count", (long long)i.parameter_count);
+}
+
+static tn_status
+attention_param_get(PyObject *owner, int64_t i, tn_layer_param *p)
+{
+    return tn_attention_param_get(((AttentionObject *)owner)->attention, i, p);
+}
+
+static PyObject *
+Attention_parameters(AttentionObject *self, PyObject *Py_UNUSED(ignored))
+{
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (attention_check(self) < 0) {
+        return NULL;
+    }
+    tn_attention_info info;
+    tn_status s = tn_attention_info_get(self->attention, &info);
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    return param_list(st, (PyObject *)self, self->dtype, info.n_params, attention_param_get);
+}
+
+/* forward(q, k, v, y) / backward(dy, q, k, v, dq, dk, dv) */
+static PyObject *
+attention_call(AttentionObject *self, PyObject *const *args, Py_ssize_t nargs, int backward)
+{
+    static const char *const fnames[4] = {"q", "k", "v", "y"};
+    static const char *const bnames[7] = {"dy", "q", "k", "v", "dq", "dk", "dv"};
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (attention_check(self) < 0) {
+        return NULL;
+    }
+    int n = backward ? 7 : 4, dtype;
+    layer_arg a[7];
+    const tn_tensor *t[7];
+    if (bind_call_args(st, backward ? "backward" : "forward", args, nargs, n, backward ? 4 : 3,
+                       backward ? bnames : fnames, self->dtype, &dtype, a, t) < 0) {
+        return NULL;
+    }
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = backward ? tn_attention_backward(self->attention, (tn_dtype)dtype, t[0], t[1], t[2], t[3], t[4], t[5], t[6])
+                 : tn_attention_forward(self->attention, (tn_dtype)dtype, t[0], t[1], t[2], t[3]);
+    Py_END_ALLOW_THREADS
+    release_call_args(a, n);
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Attention_forward(AttentionObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return attention_call(self, args, nargs, 0);
+}
+
+static PyObject *
+Attention_backward(AttentionObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return attention_call(self, args, nargs, 1);
+}
+
+static PyMethodDef Attention_methods[] = {
+    {"info", (PyCFunction)Attention_info, METH_NOARGS,
+     "info()\n--\n\nA dict: dtype, bias, softmax_cores, model_dim, key_length, blocks, rank, n_params,\n"
+     "parameter_count."},
+    {"parameters", (PyCFunction)Attention_parameters, METH_NOARGS,
+     "parameters()\n--\n\n[(name, data, grad)]: buffers over the layer's own storage."},
+    {"forward", (PyCFunction)(void (*)(void))Attention_forward, METH_FASTCALL,
+     "forward(q, k, v, y, /)\n--\n\nWrites the attention output into y (the GIL is released)."},
+    {"backward", (PyCFunction)(void (*)(void))Attention_backward, METH_FASTCALL,
+     "backward(dy, q, k, v, dq, dk, dv, /)\n--\n\nFills the parameter gradients and dq, dk, dv (None: skip)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot Attention_slots[] = {
+    {Py_tp_doc, "A tn_attention handle (made by attention_create; see tnswift.nn.MultiLinearAttention)."},
+    {Py_tp_dealloc, Attention_dealloc},
+    {Py_tp_methods, Attention_methods},
+    {0, NULL},
+};
+
+static PyType_Spec Attention_spec = {
+    .name = "tnswift._ext.Attention",
+    .basicsize = sizeof(AttentionObject),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = Attention_slots,
+};
+
+/* attention_create(dtype, model_dim, key_length, blocks, rank, bias, softmax_cores, seed) */
+static PyObject *
+mod_attention_create(PyObject *module, PyObject *args)
+{
+    tn_module_state *st = module_state(module);
+    int dtype, bias, softmax_cores;
+    long long model_dim, key_length, blocks, rank;
+    unsigned long long seed;
+    if (!PyArg_ParseTuple(args, "iLLLLppK:attention_create", &dtype, &model_dim, &key_length, &blocks, &rank, &bias,
+                          &softmax_cores, &seed)) {
+        return NULL;
+    }
+    tn_attention_config c;
+    memset(&c, 0, sizeof c);
+    c.dtype = dtype;
+    c.bias = bias;
+    c.softmax_cores = softmax_cores;
+    c.model_dim = (int64_t)model_dim;
+    c.key_length = (int64_t)key_length;
+    c.blocks = (int64_t)blocks;
+    c.rank = (int64_t)rank;
+    c.seed = (uint64_t)seed;
+    tn_attention *handle = NULL;
+    tn_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = tn_attention_create(&c, &handle);
+    Py_END_ALLOW_THREADS
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    AttentionObject *self = PyObject_New(AttentionObject, st->AttentionType);
+    if (self == NULL) {
+        tn_attention_destroy(handle);
+        return NULL;
+    }
+    self->attention = handle;
+    self->dtype = dtype;
+    return (PyObject *)self;
+}
+
+/* ------------------------------------------------------------------------- */
 /* Training kernels: activations, losses, optimizers                         */
 /* ------------------------------------------------------------------------- */
 
@@ -4153,6 +4578,12 @@ static PyMethodDef module_methods[] = {
     {"rnn_create", mod_rnn_create, METH_VARARGS,
      "rnn_create(kind, dtype, hidden_size, input_modes, output_modes, ranks, seed, /)\n--\n\n"
      "An RNN (TT-LSTM or TT-GRU) with fresh parameters (tn_rnn_create)."},
+    {"ff_create", mod_ff_create, METH_VARARGS,
+     "ff_create(dtype, activation, model_modes, hidden_modes, ranks, bias, seed, /)\n--\n\n"
+     "A TT feed-forward block with fresh parameters (tn_ff_create)."},
+    {"attention_create", mod_attention_create, METH_VARARGS,
+     "attention_create(dtype, model_dim, key_length, blocks, rank, bias, softmax_cores, seed, /)\n--\n\n"
+     "A multi-linear attention layer with fresh parameters (tn_attention_create)."},
     {"conv_from_dense", mod_conv_from_dense, METH_VARARGS,
      "conv_from_dense(kind, kernel, bias, stride, dilation, padding, padding_mode, in_modes,\n"
      "                out_modes, ranks, eps, n_iter_max, /)\n--\n\n"
@@ -4304,6 +4735,14 @@ module_exec(PyObject *module)
         || PyModule_AddIntConstant(module, "RNN_GRU", TN_RNN_GRU) < 0) {
         return -1;
     }
+    st->FeedForwardType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &FeedForward_spec, NULL);
+    if (st->FeedForwardType == NULL || add_object(module, "FeedForward", (PyObject *)st->FeedForwardType) < 0) {
+        return -1;
+    }
+    st->AttentionType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &Attention_spec, NULL);
+    if (st->AttentionType == NULL || add_object(module, "Attention", (PyObject *)st->AttentionType) < 0) {
+        return -1;
+    }
     if (PyModule_AddIntConstant(module, "CONV_DENSE", TN_CONV_DENSE) < 0
         || PyModule_AddIntConstant(module, "CONV_CP", TN_CONV_CP) < 0
         || PyModule_AddIntConstant(module, "CONV_TUCKER", TN_CONV_TUCKER) < 0
@@ -4352,6 +4791,8 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->ConvType);
     Py_VISIT(st->EmbeddingType);
     Py_VISIT(st->RNNType);
+    Py_VISIT(st->FeedForwardType);
+    Py_VISIT(st->AttentionType);
     return 0;
 }
 
@@ -4371,6 +4812,8 @@ module_clear(PyObject *module)
     Py_CLEAR(st->ConvType);
     Py_CLEAR(st->EmbeddingType);
     Py_CLEAR(st->RNNType);
+    Py_CLEAR(st->FeedForwardType);
+    Py_CLEAR(st->AttentionType);
     return 0;
 }
 

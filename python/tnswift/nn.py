@@ -15,6 +15,8 @@ Every layer is one Swift ``EinsumLayer`` (an equation plus its parameters) behin
   ``y = x x_1 U_1 ... x_N U_N`` of shape ``(batch, *rank)``.
 - :class:`TRL` — the tensor regression layer: makes a :class:`CPLinear`,
   :class:`TuckerLinear` or :class:`TTTensorLinear` from an input and an output shape.
+- :class:`TTFeedForward` and :class:`MultiLinearAttention` — a transformer's feed-forward
+  block with TT-matrix weights and multi-linear attention (see :mod:`tnswift.attention`).
 - :class:`EinsumLayer` — any equation, e.g. ``"nij,aik,bjk->nab"`` (input first, its first
   label the batch; then the parameters; the output leads with the batch).
 
@@ -45,6 +47,7 @@ from ._arguments import dtype_code as _code, layer_dtype as _layer_dtype, modes 
 from ._arguments import dense_operand, matching_bias, prod as _prod, rank_list as _rank_list, seed as _seed
 from ._arguments import tt_ranks as _tt_ranks
 from ._layer_base import ParameterViews, check_same_thread
+from .attention import MultiLinearAttention, TTFeedForward
 from .activations import GELU, Identity, ReLU, Sigmoid, Tanh, cross_entropy, mse_loss
 from .conv import Conv2d, CPConv2d, TTConv2d, TuckerConv2d
 from .decompose import _index
@@ -71,6 +74,8 @@ __all__ = [
     "TTEmbedding",
     "TTLSTM",
     "TTGRU",
+    "TTFeedForward",
+    "MultiLinearAttention",
     "CPLinear",
     "TuckerLinear",
     "TTTensorLinear",

@@ -14,6 +14,7 @@ from .activations import cross_entropy as cross_entropy, mse_loss as mse_loss
 from .training import Sequential as Sequential, fit as fit
 from .embedding import TTEmbedding as TTEmbedding
 from .recurrent import TTGRU as TTGRU, TTLSTM as TTLSTM
+from .attention import MultiLinearAttention as MultiLinearAttention, TTFeedForward as TTFeedForward
 from .conv import Conv2d as Conv2d, CPConv2d as CPConv2d, TTConv2d as TTConv2d, TuckerConv2d as TuckerConv2d
 
 _Modes = Union[int, Sequence[int]]

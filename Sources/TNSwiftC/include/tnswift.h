@@ -856,6 +856,157 @@ tn_status tn_rnn_backward(tn_rnn *rnn, tn_dtype dtype, const tn_tensor *d_out,
                           const tn_tensor *d_h_n, const tn_tensor *d_c_n, const tn_tensor *dx,
                           const tn_tensor *dh0, const tn_tensor *dc0);
 
+/* ------------------------------------------------------------------------------------------
+ * Feed-forward and attention
+ *
+ *   A tn_ff is a transformer's position-wise feed-forward block whose two linear maps are
+ *   TT-matrices:
+ *     y = act(x W1 + b1) W2 + b2,  W1 (d_model x d_ff), W2 (d_ff x d_model),
+ *   with d_model = prod model_modes, d_ff = prod hidden_modes (as many modes as model_modes) and
+ *   act a tn_activation applied element-wise (TN_ACT_RELU as in Vaswani et al., or the exact
+ *   TN_ACT_GELU; the others are accepted too). x is any array whose last axis is d_model
+ *   ((batch, d_model), (batch, seq, d_model), ...); every row is mapped alike.
+ *   Parameters, in order (tn_ff_param_get index, name, shape), d modes m_k / h_k, both maps
+ *   with the same bond ranks r_1 .. r_{d-1} (r_0 = r_d = 1):
+ *     "ff1.core_k" (r_{k-1}, m_k, h_k, r_k), k = 0 .. d-1, then "ff1.bias" (d_ff): W1, b1;
+ *     "ff2.core_k" (r_{k-1}, h_k, m_k, r_k), k = 0 .. d-1, then "ff2.bias" (d_model): W2, b2;
+ *   (no bias entries when bias is 0). Each TT-matrix is, as for tn_rnn's W_ih,
+ *     W[(i_1..i_d), (j_1..j_d)] = core_0[0, i_1, j_1, :] ... core_{d-1}[:, i_d, j_d, 0]
+ *   (row and column indices over the modes in C order). Initialisation: each map's
+ *   reconstructed weight has PyTorch's dense variance 1 / (3 fan_in); the biases are zero.
+ *
+ *   A tn_attention is multi-linear attention (Ma et al. 2019, "A Tensorized Transformer"):
+ *   attention as a block-term decomposition whose factors are shared by every block. For one
+ *   sequence, with Q (n x d_model) and K, V (N x d_model), N = key_length fixed:
+ *     Qh = Q Wq + bq, Kh = K Wk + bk, Vh = V Wv + bv   (shared projections, each R wide);
+ *     T_h[i,j,k] = sum_r g_h[r] Qh[i,r] Kh[j,r] Vh[k,r]   (block h: a diagonal core g_h);
+ *     Tbar = (T_1 + ... + T_H) / H                        (n x N x N; no softmax, no scaling);
+ *     Y[i,o] = sum_{j,k} Tbar[i,j,k] Wo[j*N + k, o] + bo[o]
+ *   (split-concat: row i of the n x N^2 matrix is the slice Tbar[i] in C order). With
+ *   softmax_cores, the stored cores are logits and g_h = softmax(cores[h]). The query length n
+ *   is free; keys and values must have length N. The n x N x N tensor is never formed.
+ *   Parameters, in order: "query.weight" (d_model, R), "query.bias" (R), "key.weight",
+ *   "key.bias", "value.weight", "value.bias", "cores" (H, R), "output.weight"
+ *   (N*N, d_model), "output.bias" (d_model); the biases only when bias is non-zero. Weights are
+ *   stored in x out (y = x W). Initialisation: weights like a PyTorch-default dense layer of
+ *   their fan-in, zero biases, cores uniform in (0, 1).
+ *
+ *   Parameters and gradients are described by tn_layer_param (same meaning as for layers).
+ *   Every array may have any element strides. Each call takes its arrays' dtype, which must be
+ *   the layer's (TN_ERR_DTYPE otherwise). Outputs must not overlap inputs or each other.
+ *   Nothing is recorded between calls: backward takes the input(s) again and recomputes the
+ *   forward at the current parameters. Calls on one handle are serialised; different ones run
+ *   in parallel.
+ * ------------------------------------------------------------------------------------------ */
+
+typedef struct tn_ff tn_ff;
+
+/** What tn_ff_create builds. */
+typedef struct tn_ff_config {
+    int32_t dtype;                 /* tn_dtype */
+    int32_t activation;            /* tn_activation: TN_ACT_RELU or TN_ACT_GELU */
+    int64_t n_modes;               /* d, 1 to 16 */
+    const int64_t *model_modes;    /* d values m_k >= 1, prod = d_model */
+    const int64_t *hidden_modes;   /* d values h_k >= 1, prod = d_ff */
+    int64_t n_ranks;               /* 1 (every bond) or d - 1 (0 is accepted when d = 1) */
+    const int64_t *ranks;          /* n_ranks values >= 1, used by both maps */
+    int32_t bias;                  /* non-zero: both maps add a bias */
+    uint64_t seed;                 /* the random initialisation */
+} tn_ff_config;
+
+typedef struct tn_ff_info {
+    int32_t dtype;                 /* tn_dtype */
+    int32_t activation;            /* tn_activation */
+    int64_t model_dim;             /* d_model */
+    int64_t hidden_dim;            /* d_ff */
+    int64_t n_modes;               /* d; the modes and ranks are the cores' shapes */
+    int64_t n_params;              /* parameter arrays: 2 d cores (+ 2 biases) */
+    int64_t parameter_count;       /* scalars */
+    double compression;            /* two dense linear layers' parameter count,
+                                      2 d_model d_ff (+ d_ff + d_model with bias), / parameter_count */
+    int32_t bias;                  /* 1 with biases, 0 without */
+} tn_ff_info;
+
+/** A TT feed-forward block with fresh parameters (seeded). On success *ff receives a handle to
+    release with tn_ff_destroy; on failure it is set to NULL. Modes or rank lists that do not
+    fit are TN_ERR_SHAPE; an activation, n_modes or rank out of range TN_ERR_VALUE. */
+tn_status tn_ff_create(const tn_ff_config *config, tn_ff **ff);
+
+/** Releases the block; its parameter pointers become invalid. */
+tn_status tn_ff_destroy(tn_ff *ff);
+
+/** dtype, activation, sizes, parameter counts and compression. */
+tn_status tn_ff_info_get(const tn_ff *ff, tn_ff_info *info);
+
+/** Parameter i, 0 <= i < info.n_params (same meaning as tn_layer_param_get). */
+tn_status tn_ff_param_get(const tn_ff *ff, int64_t i, tn_layer_param *param);
+
+/** y = act(x W1 + b1) W2 + b2 for every row of x (..., d_model), ndim >= 1; y has x's shape.
+    Shapes that do not fit: TN_ERR_SHAPE. */
+tn_status tn_ff_forward(tn_ff *ff, tn_dtype dtype, const tn_tensor *x, const tn_tensor *y);
+
+/** The gradients of L = sum(y * dy) for y = forward(x): every parameter's gradient is
+    overwritten, and dx (x's shape; NULL to skip) receives dL/dx. The forward is recomputed at
+    x and the current parameters. dy has x's shape (TN_ERR_SHAPE otherwise); a NaN or an
+    infinity in dy is TN_ERR_VALUE. */
+tn_status tn_ff_backward(tn_ff *ff, tn_dtype dtype, const tn_tensor *dy, const tn_tensor *x,
+                         const tn_tensor *dx);
+
+typedef struct tn_attention tn_attention;
+
+/** What tn_attention_create builds. */
+typedef struct tn_attention_config {
+    int32_t dtype;                 /* tn_dtype */
+    int32_t bias;                  /* non-zero: the projections and the output map add biases */
+    int32_t softmax_cores;         /* non-zero: the cores are logits, g_h = softmax(cores[h]) */
+    int64_t model_dim;             /* d_model >= 1 */
+    int64_t key_length;            /* N >= 1: the length of k and v (Wo has N^2 rows) */
+    int64_t blocks;                /* H >= 1 */
+    int64_t rank;                  /* R >= 1: the core length and the projections' width */
+    uint64_t seed;                 /* the random initialisation */
+} tn_attention_config;
+
+typedef struct tn_attention_info {
+    int32_t dtype;                 /* tn_dtype */
+    int32_t bias;                  /* 1 with biases, 0 without */
+    int32_t softmax_cores;         /* 1 when the cores are logits */
+    int64_t model_dim;
+    int64_t key_length;
+    int64_t blocks;
+    int64_t rank;
+    int64_t n_params;              /* parameter arrays: 5, or 9 with biases */
+    int64_t parameter_count;       /* scalars */
+} tn_attention_info;
+
+/** A multi-linear attention layer with fresh parameters (seeded). On success *attention
+    receives a handle to release with tn_attention_destroy; on failure it is set to NULL. A size
+    below 1 is TN_ERR_VALUE; an output weight N^2 x d_model too large to allocate TN_ERR_MEMORY. */
+tn_status tn_attention_create(const tn_attention_config *config, tn_attention **attention);
+
+/** Releases the layer; its parameter pointers become invalid. */
+tn_status tn_attention_destroy(tn_attention *attention);
+
+/** dtype, flags, sizes and parameter counts. */
+tn_status tn_attention_info_get(const tn_attention *attention, tn_attention_info *info);
+
+/** Parameter i, 0 <= i < info.n_params (same meaning as tn_layer_param_get). */
+tn_status tn_attention_param_get(const tn_attention *attention, int64_t i, tn_layer_param *param);
+
+/** y (batch, n, d_model) = MultiLinear(G; q, k, v) for q (batch, n, d_model) and k, v
+    (batch, N, d_model) with N = key_length; n is free. For self-attention pass the same array
+    as q, k and v (then n must be N). Shapes that do not fit: TN_ERR_SHAPE. */
+tn_status tn_attention_forward(tn_attention *attention, tn_dtype dtype, const tn_tensor *q,
+                               const tn_tensor *k, const tn_tensor *v, const tn_tensor *y);
+
+/** The gradients of L = sum(y * dy) for y = forward(q, k, v): every parameter's gradient is
+    overwritten, and dq, dk, dv (shaped like q, k, v; distinct buffers; each NULL to skip)
+    receive dL/dq, dL/dk, dL/dv. For self-attention, dL/dx = dq + dk + dv. The forward is
+    recomputed at these inputs and the current parameters. dy is (batch, n, d_model)
+    (TN_ERR_SHAPE otherwise); a NaN or an infinity in dy is TN_ERR_VALUE. */
+tn_status tn_attention_backward(tn_attention *attention, tn_dtype dtype, const tn_tensor *dy,
+                                const tn_tensor *q, const tn_tensor *k, const tn_tensor *v,
+                                const tn_tensor *dq, const tn_tensor *dk, const tn_tensor *dv);
+
 #ifdef __cplusplus
 }
 #endif
