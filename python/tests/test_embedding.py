@@ -235,3 +235,21 @@ def test_empty_lookups():
     assert y.shape == (0, 4)
     layer.backward(np.zeros((0, 4)))
     assert all(np.all(g == 0) for g in layer.grads().values())
+
+
+@pytest.mark.parametrize("rows", [(10, 10, 40), (40, 100, 1)])
+def test_large_batches_take_the_parallel_paths_and_match(rows):
+    # 4096 lookups, wide enough that the levels split over the workers: (10, 10, 40) has few
+    # parents per level (chunk-private parent sums), (40, 100, 1) as many parents as keys
+    # (every share kept, then summed per parent).
+    n = int(np.prod(rows))
+    layer = nn.TTEmbedding(n, 256, rank=16, row_modes=rows, col_modes=(4, 4, 16), dtype=np.float64, seed=3)
+    idx = np.random.default_rng(0).integers(0, n, 4096)
+    y = layer(idx)
+    ref = reference(layer, idx)
+    np.testing.assert_allclose(y, ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+    dy = np.random.default_rng(1).standard_normal(y.shape)
+    layer.backward(dy)
+    cores = [a.astype(np.float64) for a in layer.parameters().values()]
+    for g, e in zip(layer.grads().values(), core_gradients(cores, table_gradient(layer, idx, dy))):
+        np.testing.assert_allclose(g, e, rtol=0, atol=1e-10 * np.abs(e).max())

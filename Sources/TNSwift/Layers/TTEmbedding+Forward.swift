@@ -108,14 +108,16 @@ extension TTEmbedding {
         }
     }
 
-    /// Slots of `pooled`: one per level for its states, their gradients and its stacked parents.
+    /// Slots of `pooled`: each kind's slots start 2^20 apart, and a kind's slot i (a level or a
+    /// worker chunk) is its start + i.
     enum Pool {
         static var rows: Int { 0 }
-        static var contributions: Int { 1 }
-        static var state: Int { 16 }
-        static var stateGradient: Int { 32 }
-        static var gather: Int { 48 }
-        static var rowBlock: Int { 64 }
+        static var state: Int { 1 << 20 }
+        static var stateGradient: Int { 2 << 20 }
+        static var gather: Int { 3 << 20 }
+        static var rowBlock: Int { 4 << 20 }
+        static var share: Int { 5 << 20 }
+        static var parentSum: Int { 6 << 20 }
     }
 
     /// Scratch kept between calls (page faults on fresh buffers cost as much as the work
@@ -257,15 +259,24 @@ extension TTEmbedding {
             let above = columnPrefix(k - 1), rIn = ranks[k - 1], width = columnModes[k - 1] &* ranks[k]
             let block = above &* rIn, ldb = rowModes[k - 1] &* width
             let keyCount = level.digit.count
-            let contributions = try pooled(Pool.contributions, checkedProduct([keyCount, block], what: "a TT-embedding gradient"))
             let work = Double(keyCount) * Double(block) * Double(width)
             let stacked = state.stacks[l], current = dState
+            let parentCount = level.childStarts.count - 1
             // Level d's gradients (the rows') are summed per digit group into a scratch that stays
             // in cache; lower levels' come from the level above.
             let largest = zip(level.groupStarts.dropFirst(), level.groupStarts).map { $0 - $1 }.max() ?? 0
             let chunks = ConvKernels.chunkCount(level.groupDigits.count, parallel: work > 2e5)
             let scratch = k == d ? try (0..<chunks).map { try pooled(Pool.rowBlock + $0, largest &* dim) } : []
+            // The parents' shares (dC · Bᵀ per key) are added into one accumulator per chunk while
+            // they are in cache, when those accumulators are smaller than the shares themselves;
+            // otherwise every share is kept and each parent sums its children's afterwards.
+            let privately = chunks &* parentCount <= keyCount
+            let shares = try privately ? (0..<chunks).map { try pooled(Pool.share + $0, largest &* block) }
+                                       : [pooled(Pool.share, checkedProduct([keyCount, block], what: "a TT-embedding gradient"))]
+            let sums = try privately ? (0..<chunks).map { try pooled(Pool.parentSum + $0, checkedProduct([parentCount, block], what: "a TT-embedding gradient")) }
+                                     : []
             ConvKernels.chunked(level.groupDigits.count, parallel: chunks > 1) { chunk, groups in
+                if privately { sums[chunk].pointer.update(repeating: 0, count: parentCount &* block) }
                 for g in groups {
                     let lo = level.groupStarts[g], n = level.groupStarts[g + 1] &- lo, digit = level.groupDigits[g]
                     let a = n == 1 ? UnsafePointer(statePointer(state.states, level: k - 1, key: level.parent[lo]))
@@ -282,12 +293,19 @@ extension TTEmbedding {
                     // zeroed gradient (beta = 1: no separate clearing pass).
                     T.gemm(transA: true, transB: false, m: rIn, n: width, k: n &* above, alpha: 1, a: a, lda: rIn,
                            b: dC, ldb: width, beta: 1, c: grad + digit &* width, ldc: ldb)
+                    let share = privately ? shares[chunk].pointer : shares[0].pointer + lo &* block
                     T.gemmOverwriting(transA: false, transB: true, m: n &* above, n: rIn, k: width, a: dC, lda: width,
-                                      b: core + digit &* width, ldb: ldb, c: contributions.pointer + lo &* block, ldc: rIn)
+                                      b: core + digit &* width, ldb: ldb, c: share, ldc: rIn)
+                    if privately {
+                        let sum = sums[chunk].pointer
+                        for m in 0..<n {
+                            let to = sum + level.parent[lo &+ m] &* block, from = share + m &* block
+                            for i in 0..<block { to[i] += from[i] }
+                        }
+                    }
                 }
             }
-            // Parents (one level up) sum their children's contributions.
-            let parentCount = level.childStarts.count - 1
+            // The parents' gradients (one level up): the chunks' sums, or their children's shares.
             let target: UnsafeMutablePointer<T>
             if k - 1 >= 2 {
                 dState = try pooled(Pool.stateGradient + l - 1, checkedProduct([parentCount, block], what: "a TT-embedding gradient"))
@@ -298,11 +316,19 @@ extension TTEmbedding {
             ConvKernels.chunked(parentCount, parallel: work > 2e5) { _, parents in
                 for p in parents {
                     let to = target + p &* block
+                    if privately {
+                        to.update(from: sums[0].pointer + p &* block, count: block)
+                        for c in 1..<chunks {
+                            let from = sums[c].pointer + p &* block
+                            for i in 0..<block { to[i] += from[i] }
+                        }
+                        continue
+                    }
                     let lo = level.childStarts[p], hi = level.childStarts[p + 1]
                     guard lo < hi else { continue }
-                    to.update(from: contributions.pointer + level.childOrder[lo] &* block, count: block)
+                    to.update(from: shares[0].pointer + level.childOrder[lo] &* block, count: block)
                     for q in (lo + 1)..<hi {
-                        let from = contributions.pointer + level.childOrder[q] &* block
+                        let from = shares[0].pointer + level.childOrder[q] &* block
                         for i in 0..<block { to[i] += from[i] }
                     }
                 }
