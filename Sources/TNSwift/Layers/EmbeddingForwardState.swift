@@ -10,16 +10,12 @@ import Darwin
 final class EmbeddingForwardState<T: BLASScalar> {
     let lookup: EmbeddingLookup
     let states: [Workspace<T>]
-    /// Per level, the parents' products stacked in key order: the left operands of its GEMMs
-    /// (filled only for digit groups of two or more keys; a single key's parent is read in place).
-    let stacks: [Workspace<T>]
     let indices: [Int64]
     let cores: [[T]]
 
-    init(lookup: EmbeddingLookup, states: [Workspace<T>], stacks: [Workspace<T>], indices: [Int64], cores: [[T]]) {
+    init(lookup: EmbeddingLookup, states: [Workspace<T>], indices: [Int64], cores: [[T]]) {
         self.lookup = lookup
         self.states = states
-        self.stacks = stacks
         self.indices = indices
         self.cores = cores
     }

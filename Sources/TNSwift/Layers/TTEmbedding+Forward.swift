@@ -114,7 +114,7 @@ extension TTEmbedding {
         static var rows: Int { 0 }
         static var state: Int { 1 << 20 }
         static var stateGradient: Int { 2 << 20 }
-        static var gather: Int { 3 << 20 }
+        static var gather: Int { 3 << 20 }   // per worker chunk
         static var rowBlock: Int { 4 << 20 }
         static var share: Int { 5 << 20 }
         static var parentSum: Int { 6 << 20 }
@@ -143,41 +143,49 @@ extension TTEmbedding {
         if let check = InterruptCheck.current, check.requested { throw InterruptCheck.stopped }
     }
 
-    /// The gather structure, the partial products of levels 2 … d − 1 and, for every level
-    /// 2 … d, its parents' products stacked per digit group (level d's own products go
-    /// straight to the output rows, in `applyLastCore`).
+    /// The gather structure and the partial products of levels 2 … d − 1 (level d's, the rows,
+    /// go straight to the output in `applyLastCore`).
     func computeStates(_ indices: UnsafeBufferPointer<Int64>, skip: Int?) throws -> EmbeddingForwardState<T> {
         let lookup = EmbeddingLookup(indices: indices, rowModes: rowModes, skip: skip)
-        let d = rowModes.count
-        var states: [Workspace<T>] = [], stacks: [Workspace<T>] = []
-        for (l, level) in lookup.levels.enumerated() {
+        var states: [Workspace<T>] = []
+        for (l, level) in lookup.levels.dropLast().enumerated() {
             try TTEmbedding.checkInterrupt()
             let k = l + 2, core = parameters[k - 1].pointer
             let above = columnPrefix(k - 1), rIn = ranks[k - 1], width = columnModes[k - 1] &* ranks[k]
             let block = above &* rIn, ldb = rowModes[k - 1] &* width
-            let out = k < d ? try pooled(Pool.state + l, checkedProduct([level.digit.count, above, width], what: "a TT-embedding level"))
-                            : nil
+            let out = try pooled(Pool.state + l, checkedProduct([level.digit.count, above, width], what: "a TT-embedding level"))
             let previous = states
-            // The stacked parents stay for the backward (the same GEMMs' left operands).
-            let stacked = try pooled(Pool.gather + l, checkedProduct([level.digit.count, block], what: "a TT-embedding level"))
             let work = Double(level.digit.count) * Double(block) * Double(width)
-            ConvKernels.chunked(level.groupDigits.count, parallel: work > 2e5) { _, groups in
+            let chunks = ConvKernels.chunkCount(level.groupDigits.count, parallel: work > 2e5)
+            let scratch = try parentScratch(level, block: block, chunks: chunks)
+            ConvKernels.chunked(level.groupDigits.count, parallel: chunks > 1) { chunk, groups in
                 for g in groups {
                     let lo = level.groupStarts[g], n = level.groupStarts[g + 1] &- lo
-                    let a = n == 1 ? UnsafePointer(statePointer(previous, level: k - 1, key: level.parent[lo]))
-                                   : gatherParents(previous, level: k - 1, keys: level.parent, lo..<(lo + n),
-                                                   block: block, into: stacked.pointer + lo &* block)
-                    guard let out else { continue }
+                    let a = parentOperand(previous, level: k, parents: level.parent, lo, n, block: block,
+                                          scratch: scratch[chunk].pointer)
                     T.gemmOverwriting(transA: false, transB: false, m: n &* above, n: width, k: rIn, a: a, lda: rIn,
                                       b: core + level.groupDigits[g] &* width, ldb: ldb,
                                       c: out.pointer + lo &* above &* width, ldc: width)
                 }
             }
-            if let out { states.append(out) }
-            stacks.append(stacked)
+            states.append(out)
         }
         let cores = parameters.map { Array(UnsafeBufferPointer(start: $0.pointer, count: $0.count)) }
-        return EmbeddingForwardState(lookup: lookup, states: states, stacks: stacks, indices: Array(indices), cores: cores)
+        return EmbeddingForwardState(lookup: lookup, states: states, indices: Array(indices), cores: cores)
+    }
+
+    /// One scratch per worker chunk for a digit group's stacked parents (it stays in cache).
+    func parentScratch(_ level: EmbeddingLookup.Level, block: Int, chunks: Int) throws -> [Workspace<T>] {
+        let largest = zip(level.groupStarts.dropFirst(), level.groupStarts).map { $0 - $1 }.max() ?? 0
+        return try (0..<chunks).map { try pooled(Pool.gather + $0, largest &* block) }
+    }
+
+    /// The left operand of level k's GEMM for its keys lo ..< lo + n: a single key's parent
+    /// product in place, or the parents' products stacked into `scratch`.
+    func parentOperand(_ states: [Workspace<T>], level k: Int, parents: [Int], _ lo: Int, _ n: Int, block: Int,
+                       scratch: UnsafeMutablePointer<T>) -> UnsafePointer<T> {
+        if n == 1 { return UnsafePointer(statePointer(states, level: k - 1, key: parents[lo])) }
+        return gatherParents(states, level: k - 1, keys: parents, lo..<(lo + n), block: block, into: scratch)
     }
 
     /// Copies the partial products of `keys` (one level up) one after another into `into`.
@@ -209,19 +217,20 @@ extension TTEmbedding {
             for t in 0..<(lookup.keyStarts.count - 1) { copyOut(t, parameters[0].pointer + t &* dim) }
             return
         }
-        let l = d - 2, core = parameters[d - 1].pointer, stacked = state.stacks[l]
+        let core = parameters[d - 1].pointer
         let above = columnPrefix(d - 1), rIn = ranks[d - 1], width = columnModes[d - 1]
         let block = above &* rIn, ldb = rowModes[d - 1] &* width
         let largest = zip(level.groupStarts.dropFirst(), level.groupStarts).map { $0 - $1 }.max() ?? 0
         let work = Double(level.digit.count) * Double(block) * Double(width)
         let chunks = ConvKernels.chunkCount(level.groupDigits.count, parallel: work > 2e5)
         let scratch = try (0..<chunks).map { try pooled(Pool.rowBlock + $0, largest &* dim) }
+        let parents = try parentScratch(level, block: block, chunks: chunks)
         ConvKernels.chunked(level.groupDigits.count, parallel: chunks > 1) { chunk, groups in
             let c = scratch[chunk].pointer
             for g in groups {
                 let lo = level.groupStarts[g], n = level.groupStarts[g + 1] &- lo
-                let a = n == 1 ? UnsafePointer(statePointer(state.states, level: d - 1, key: level.parent[lo]))
-                               : UnsafePointer(stacked.pointer + lo &* block)
+                let a = parentOperand(state.states, level: d, parents: level.parent, lo, n, block: block,
+                                      scratch: parents[chunk].pointer)
                 T.gemmOverwriting(transA: false, transB: false, m: n &* above, n: width, k: rIn, a: a, lda: rIn,
                                   b: core + level.groupDigits[g] &* width, ldb: ldb, c: c, ldc: width)
                 for m in 0..<n { copyOut(lo &+ m, c + m &* dim) }
@@ -260,13 +269,14 @@ extension TTEmbedding {
             let block = above &* rIn, ldb = rowModes[k - 1] &* width
             let keyCount = level.digit.count
             let work = Double(keyCount) * Double(block) * Double(width)
-            let stacked = state.stacks[l], current = dState
+            let current = dState
             let parentCount = level.childStarts.count - 1
             // Level d's gradients (the rows') are summed per digit group into a scratch that stays
             // in cache; lower levels' come from the level above.
             let largest = zip(level.groupStarts.dropFirst(), level.groupStarts).map { $0 - $1 }.max() ?? 0
             let chunks = ConvKernels.chunkCount(level.groupDigits.count, parallel: work > 2e5)
             let scratch = k == d ? try (0..<chunks).map { try pooled(Pool.rowBlock + $0, largest &* dim) } : []
+            let stacks = try parentScratch(level, block: block, chunks: chunks)
             // The parents' shares (dC · Bᵀ per key) are added into one accumulator per chunk while
             // they are in cache, when those accumulators are smaller than the shares themselves;
             // otherwise every share is kept and each parent sums its children's afterwards.
@@ -279,8 +289,8 @@ extension TTEmbedding {
                 if privately { sums[chunk].pointer.update(repeating: 0, count: parentCount &* block) }
                 for g in groups {
                     let lo = level.groupStarts[g], n = level.groupStarts[g + 1] &- lo, digit = level.groupDigits[g]
-                    let a = n == 1 ? UnsafePointer(statePointer(state.states, level: k - 1, key: level.parent[lo]))
-                                   : UnsafePointer(stacked.pointer + lo &* block)
+                    let a = parentOperand(state.states, level: k, parents: level.parent, lo, n, block: block,
+                                          scratch: stacks[chunk].pointer)
                     let dC: UnsafePointer<T>
                     if let current {
                         dC = UnsafePointer(current.pointer + lo &* above &* width)
