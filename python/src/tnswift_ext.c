@@ -2112,7 +2112,7 @@ param_buffer_new(tn_module_state *st, PyObject *owner, int dtype, void *data, co
     return (PyObject *)b;
 }
 
-/* tn_layer_param_get or tn_conv_param_get on the owner's handle. */
+/* tn_layer_param_get, or a handle object's param_get (handle_param_get), on the owner's handle. */
 typedef tn_status (*param_getter)(PyObject *owner, int64_t i, tn_layer_param *p);
 
 /* [(name, data, grad)] for n parameters: data and grad export the owner's own memory. */
@@ -2554,66 +2554,139 @@ done:
 }
 
 /* ------------------------------------------------------------------------- */
-/* Convolutions: the Conv object (a tn_conv handle). Its parameters and       */
-/* gradients are LayerBuffers whose owner is the Conv.                        */
+/* Handle objects: Conv, Embedding, RNN, FeedForward and Attention share one */
+/* layout (a library handle and its dtype) and the code around it; each type */
+/* describes its handle with a handle_ops of small adapters.                 */
 /* ------------------------------------------------------------------------- */
 
 typedef struct {
+    const char *missing;  /* the TNError message for an object without a handle */
+    void (*destroy)(void *handle);
+    tn_status (*param_get)(const void *handle, int64_t i, tn_layer_param *p);
+    /* n_params and dtype from the handle's info */
+    tn_status (*info)(const void *handle, int64_t *n_params, int *dtype);
+} handle_ops;
+
+typedef struct {
     PyObject_HEAD
-    tn_conv *conv;
+    void *handle;
     int dtype;
-} ConvObject;
+    const handle_ops *ops;  /* set together with the handle */
+} HandleObject;
 
 static int
-conv_check(ConvObject *self)
+handle_check(HandleObject *self, const handle_ops *ops)
 {
-    if (self->conv == NULL) {
-        PyErr_SetString(layer_state((PyObject *)self)->TNError,
-                        "this Conv has no tn_conv handle (make convolutions with tnswift.nn)");
+    if (self->handle == NULL) {
+        PyErr_SetString(layer_state((PyObject *)self)->TNError, ops->missing);
         return -1;
     }
     return 0;
 }
 
 static void
-Conv_dealloc(ConvObject *self)
+handle_dealloc(HandleObject *self)
 {
     PyTypeObject *type = Py_TYPE(self);
-    if (self->conv != NULL) {
-        tn_conv_destroy(self->conv);
+    if (self->handle != NULL) {
+        self->ops->destroy(self->handle);
     }
     type->tp_free((PyObject *)self);
     Py_DECREF(type);
 }
 
+/* A new object of type owning handle; the handle is destroyed on failure. */
 static PyObject *
-conv_wrap(tn_module_state *st, tn_conv *handle)
+handle_wrap(tn_module_state *st, PyTypeObject *type, const handle_ops *ops, void *handle)
 {
-    tn_conv_info info;
-    tn_status s = tn_conv_info_get(handle, &info);
+    int64_t n_params;
+    int dtype;
+    tn_status s = ops->info(handle, &n_params, &dtype);
     if (s != TN_OK) {
-        tn_conv_destroy(handle);
+        ops->destroy(handle);
         return raise_status(st, s);
     }
-    ConvObject *self = PyObject_New(ConvObject, st->ConvType);
+    HandleObject *self = PyObject_New(HandleObject, type);
     if (self == NULL) {
-        tn_conv_destroy(handle);
+        ops->destroy(handle);
         return NULL;
     }
-    self->conv = handle;
-    self->dtype = info.dtype;
+    self->handle = handle;
+    self->dtype = dtype;
+    self->ops = ops;
     return (PyObject *)self;
 }
 
+static tn_status
+handle_param_get(PyObject *owner, int64_t i, tn_layer_param *p)
+{
+    HandleObject *self = (HandleObject *)owner;
+    return self->ops->param_get(self->handle, i, p);
+}
+
+/* [(name, data, grad)]: data and grad export the handle's own memory (LayerBuffers whose owner
+   is self). */
 static PyObject *
-Conv_info(ConvObject *self, PyObject *Py_UNUSED(ignored))
+handle_parameters(HandleObject *self, const handle_ops *ops)
 {
     tn_module_state *st = layer_state((PyObject *)self);
-    if (conv_check(self) < 0) {
+    if (handle_check(self, ops) < 0) {
+        return NULL;
+    }
+    int64_t n_params;
+    int dtype;
+    tn_status s = ops->info(self->handle, &n_params, &dtype);
+    if (s != TN_OK) {
+        return raise_status(st, s);
+    }
+    return param_list(st, (PyObject *)self, self->dtype, n_params, handle_param_get);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Convolutions: the Conv object (a tn_conv handle). Its parameters and       */
+/* gradients are LayerBuffers whose owner is the Conv.                        */
+/* ------------------------------------------------------------------------- */
+
+static void
+conv_destroy(void *handle)
+{
+    tn_conv_destroy(handle);
+}
+
+static tn_status
+conv_param_get(const void *handle, int64_t i, tn_layer_param *p)
+{
+    return tn_conv_param_get(handle, i, p);
+}
+
+static tn_status
+conv_info(const void *handle, int64_t *n_params, int *dtype)
+{
+    tn_conv_info info;
+    tn_status s = tn_conv_info_get(handle, &info);
+    if (s == TN_OK) {
+        *n_params = info.n_params;
+        *dtype = info.dtype;
+    }
+    return s;
+}
+
+static const handle_ops conv_ops = {
+    .missing = "this Conv has no tn_conv handle (make convolutions with tnswift.nn)",
+    .destroy = conv_destroy,
+    .param_get = conv_param_get,
+    .info = conv_info,
+};
+
+static PyObject *
+Conv_info(HandleObject *self, PyObject *Py_UNUSED(ignored))
+{
+    tn_module_state *st = layer_state((PyObject *)self);
+    if (handle_check(self, &conv_ops) < 0) {
         return NULL;
     }
     tn_conv_info i;
-    tn_status s = tn_conv_info_get(self->conv, &i);
+    tn_status s = tn_conv_info_get(self->handle, &i);
     if (s != TN_OK) {
         return raise_status(st, s);
     }
@@ -2630,34 +2703,19 @@ Conv_info(ConvObject *self, PyObject *Py_UNUSED(ignored))
                          "compression", i.compression);
 }
 
-static tn_status
-conv_param_get(PyObject *owner, int64_t i, tn_layer_param *p)
-{
-    return tn_conv_param_get(((ConvObject *)owner)->conv, i, p);
-}
-
 /* [(name, data, grad)]: data and grad export the convolution's own memory. */
 static PyObject *
-Conv_parameters(ConvObject *self, PyObject *Py_UNUSED(ignored))
+Conv_parameters(HandleObject *self, PyObject *Py_UNUSED(ignored))
 {
-    tn_module_state *st = layer_state((PyObject *)self);
-    if (conv_check(self) < 0) {
-        return NULL;
-    }
-    tn_conv_info info;
-    tn_status s = tn_conv_info_get(self->conv, &info);
-    if (s != TN_OK) {
-        return raise_status(st, s);
-    }
-    return param_list(st, (PyObject *)self, self->dtype, info.n_params, conv_param_get);
+    return handle_parameters(self, &conv_ops);
 }
 
 /* output_shape((n, c, h, w)) -> (n, o, h', w') */
 static PyObject *
-Conv_output_shape(ConvObject *self, PyObject *arg)
+Conv_output_shape(HandleObject *self, PyObject *arg)
 {
     tn_module_state *st = layer_state((PyObject *)self);
-    if (conv_check(self) < 0) {
+    if (handle_check(self, &conv_ops) < 0) {
         return NULL;
     }
     int64_t *in = NULL;
@@ -2669,7 +2727,7 @@ Conv_output_shape(ConvObject *self, PyObject *arg)
         return NULL;
     }
     int64_t out[4];
-    tn_status s = tn_conv_output_shape(self->conv, in, out);
+    tn_status s = tn_conv_output_shape(self->handle, in, out);
     PyMem_Free(in);
     if (s != TN_OK) {
         return raise_status(st, s);
@@ -2678,14 +2736,14 @@ Conv_output_shape(ConvObject *self, PyObject *arg)
 }
 
 static PyObject *
-Conv_forward(ConvObject *self, PyObject *const *args, Py_ssize_t nargs)
+Conv_forward(HandleObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     tn_module_state *st = layer_state((PyObject *)self);
     if (nargs != 2) {
         PyErr_Format(PyExc_TypeError, "forward() takes 2 arguments (x, y), got %zd", nargs);
         return NULL;
     }
-    if (conv_check(self) < 0) {
+    if (handle_check(self, &conv_ops) < 0) {
         return NULL;
     }
     int dtype = -1;
@@ -2698,7 +2756,7 @@ Conv_forward(ConvObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     tn_status s;
     Py_BEGIN_ALLOW_THREADS
-    s = tn_conv_forward(self->conv, (tn_dtype)dtype, &x.t, &y.t);
+    s = tn_conv_forward(self->handle, (tn_dtype)dtype, &x.t, &y.t);
     Py_END_ALLOW_THREADS
     if (s != TN_OK) {
         raise_status(st, s);
@@ -2713,14 +2771,14 @@ done:
 }
 
 static PyObject *
-Conv_backward(ConvObject *self, PyObject *const *args, Py_ssize_t nargs)
+Conv_backward(HandleObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     tn_module_state *st = layer_state((PyObject *)self);
     if (nargs != 3) {
         PyErr_Format(PyExc_TypeError, "backward() takes 3 arguments (dy, x, dx), got %zd", nargs);
         return NULL;
     }
-    if (conv_check(self) < 0) {
+    if (handle_check(self, &conv_ops) < 0) {
         return NULL;
     }
     int dtype = -1;
@@ -2735,7 +2793,7 @@ Conv_backward(ConvObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     tn_status s;
     Py_BEGIN_ALLOW_THREADS
-    s = tn_conv_backward(self->conv, (tn_dtype)dtype, &dy.t, &x.t, want_dx ? &dx.t : NULL);
+    s = tn_conv_backward(self->handle, (tn_dtype)dtype, &dy.t, &x.t, want_dx ? &dx.t : NULL);
     Py_END_ALLOW_THREADS
     if (s != TN_OK) {
         raise_status(st, s);
@@ -2751,10 +2809,10 @@ done:
 }
 
 static PyObject *
-Conv_dense_kernel(ConvObject *self, PyObject *out)
+Conv_dense_kernel(HandleObject *self, PyObject *out)
 {
     tn_module_state *st = layer_state((PyObject *)self);
-    if (conv_check(self) < 0) {
+    if (handle_check(self, &conv_ops) < 0) {
         return NULL;
     }
     int dtype = -1;
@@ -2765,7 +2823,7 @@ Conv_dense_kernel(ConvObject *self, PyObject *out)
     }
     tn_status s;
     Py_BEGIN_ALLOW_THREADS
-    s = tn_conv_dense_kernel(self->conv, (tn_dtype)dtype, &k.t);
+    s = tn_conv_dense_kernel(self->handle, (tn_dtype)dtype, &k.t);
     Py_END_ALLOW_THREADS
     if (s != TN_OK) {
         raise_status(st, s);
@@ -2798,14 +2856,14 @@ static PyMethodDef Conv_methods[] = {
 
 static PyType_Slot Conv_slots[] = {
     {Py_tp_doc, "A tn_conv handle (made by conv_create / conv_from_dense; see tnswift.nn)."},
-    {Py_tp_dealloc, Conv_dealloc},
+    {Py_tp_dealloc, handle_dealloc},
     {Py_tp_methods, Conv_methods},
     {0, NULL},
 };
 
 static PyType_Spec Conv_spec = {
     .name = "tnswift._ext.Conv",
-    .basicsize = sizeof(ConvObject),
+    .basicsize = sizeof(HandleObject),
     .flags = Py_TPFLAGS_DEFAULT,
     .slots = Conv_slots,
 };
@@ -2903,7 +2961,7 @@ mod_conv_create(PyObject *module, PyObject *args)
         raise_status(st, s);
         goto done;
     }
-    result = conv_wrap(st, handle);
+    result = handle_wrap(st, st->ConvType, &conv_ops, handle);
 done:
     conv_lists_free(&l);
     return result;
@@ -2950,7 +3008,7 @@ mod_conv_from_dense(PyObject *module, PyObject *args)
         raise_status(st, s);
         goto done;
     }
-    result = conv_wrap(st, handle);
+    result = handle_wrap(st, st->ConvType, &conv_ops, handle);
 done:
     layer_arg_release(&k);
     layer_arg_release(&b);
@@ -2962,67 +3020,51 @@ done:
 /* Embeddings: Embedding wraps a tn_embedding                                */
 /* ------------------------------------------------------------------------- */
 
-typedef struct {
-    PyObject_HEAD
-    tn_embedding *embedding;
-    int dtype;
-} EmbeddingObject;
-
-static int
-embedding_check(EmbeddingObject *self)
-{
-    if (self->embedding == NULL) {
-        PyErr_SetString(layer_state((PyObject *)self)->TNError,
-                        "this Embedding has no tn_embedding handle (make embeddings with tnswift.nn)");
-        return -1;
-    }
-    return 0;
-}
-
 static void
-Embedding_dealloc(EmbeddingObject *self)
+embedding_destroy(void *handle)
 {
-    PyTypeObject *type = Py_TYPE(self);
-    if (self->embedding != NULL) {
-        tn_embedding_destroy(self->embedding);
-    }
-    type->tp_free((PyObject *)self);
-    Py_DECREF(type);
+    tn_embedding_destroy(handle);
 }
 
-static PyObject *
-embedding_wrap(tn_module_state *st, tn_embedding *handle)
+static tn_status
+embedding_param_get(const void *handle, int64_t i, tn_layer_param *p)
+{
+    return tn_embedding_param_get(handle, i, p);
+}
+
+static tn_status
+embedding_info(const void *handle, int64_t *n_params, int *dtype)
 {
     tn_embedding_info info;
     tn_status s = tn_embedding_info_get(handle, &info);
-    if (s != TN_OK) {
-        tn_embedding_destroy(handle);
-        return raise_status(st, s);
+    if (s == TN_OK) {
+        *n_params = info.n_params;
+        *dtype = info.dtype;
     }
-    EmbeddingObject *self = PyObject_New(EmbeddingObject, st->EmbeddingType);
-    if (self == NULL) {
-        tn_embedding_destroy(handle);
-        return NULL;
-    }
-    self->embedding = handle;
-    self->dtype = info.dtype;
-    return (PyObject *)self;
+    return s;
 }
 
+static const handle_ops embedding_ops = {
+    .missing = "this Embedding has no tn_embedding handle (make embeddings with tnswift.nn)",
+    .destroy = embedding_destroy,
+    .param_get = embedding_param_get,
+    .info = embedding_info,
+};
+
 static PyObject *
-Embedding_info(EmbeddingObject *self, PyObject *Py_UNUSED(ignored))
+Embedding_info(HandleObject *self, PyObject *Py_UNUSED(ignored))
 {
     tn_module_state *st = layer_state((PyObject *)self);
-    if (embedding_check(self) < 0) {
+    if (handle_check(self, &embedding_ops) < 0) {
         return NULL;
     }
     tn_embedding_info i;
-    tn_status s = tn_embedding_info_get(self->embedding, &i);
+    tn_status s = tn_embedding_info_get(self->handle, &i);
     if (s != TN_OK) {
         return raise_status(st, s);
     }
     int64_t rows[13], cols[13], ranks[13];
-    s = tn_embedding_modes(self->embedding, rows, cols, ranks, 13);
+    s = tn_embedding_modes(self->handle, rows, cols, ranks, 13);
     if (s != TN_OK) {
         return raise_status(st, s);
     }
@@ -3033,25 +3075,10 @@ Embedding_info(EmbeddingObject *self, PyObject *Py_UNUSED(ignored))
                          "parameter_count", (long long)i.parameter_count, "compression", i.compression);
 }
 
-static tn_status
-embedding_param_get(PyObject *owner, int64_t i, tn_layer_param *p)
-{
-    return tn_embedding_param_get(((EmbeddingObject *)owner)->embedding, i, p);
-}
-
 static PyObject *
-Embedding_parameters(EmbeddingObject *self, PyObject *Py_UNUSED(ignored))
+Embedding_parameters(HandleObject *self, PyObject *Py_UNUSED(ignored))
 {
-    tn_module_state *st = layer_state((PyObject *)self);
-    if (embedding_check(self) < 0) {
-        return NULL;
-    }
-    tn_embedding_info info;
-    tn_status s = tn_embedding_info_get(self->embedding, &info);
-    if (s != TN_OK) {
-        return raise_status(st, s);
-    }
-    return param_list(st, (PyObject *)self, self->dtype, info.n_params, embedding_param_get);
+    return handle_parameters(self, &embedding_ops);
 }
 
 /* A C-contiguous int64 buffer (None: *held = 0). */
@@ -3081,7 +3108,7 @@ index_buffer(tn_module_state *st, PyObject *obj, const char *what, Py_buffer *vi
 
 /* forward/backward(indices, offsets, mode, array): array is out (forward) or dout. */
 static PyObject *
-embedding_call(EmbeddingObject *self, PyObject *const *args, Py_ssize_t nargs, int backward)
+embedding_call(HandleObject *self, PyObject *const *args, Py_ssize_t nargs, int backward)
 {
     tn_module_state *st = layer_state((PyObject *)self);
     if (nargs != 4) {
@@ -3089,7 +3116,7 @@ embedding_call(EmbeddingObject *self, PyObject *const *args, Py_ssize_t nargs, i
                      backward ? "backward" : "forward", backward ? "dout" : "out", nargs);
         return NULL;
     }
-    if (embedding_check(self) < 0) {
+    if (handle_check(self, &embedding_ops) < 0) {
         return NULL;
     }
     int mode = (int)PyLong_AsLong(args[2]);
@@ -3115,8 +3142,8 @@ embedding_call(EmbeddingObject *self, PyObject *const *args, Py_ssize_t nargs, i
     int64_t nb = oh ? (int64_t)(ov.len / 8) : 0;
     tn_status s;
     Py_BEGIN_ALLOW_THREADS
-    s = backward ? tn_embedding_backward(self->embedding, (tn_dtype)dtype, idx, n, off, nb, (tn_embedding_mode)mode, &a.t)
-                 : tn_embedding_forward(self->embedding, (tn_dtype)dtype, idx, n, off, nb, (tn_embedding_mode)mode, &a.t);
+    s = backward ? tn_embedding_backward(self->handle, (tn_dtype)dtype, idx, n, off, nb, (tn_embedding_mode)mode, &a.t)
+                 : tn_embedding_forward(self->handle, (tn_dtype)dtype, idx, n, off, nb, (tn_embedding_mode)mode, &a.t);
     Py_END_ALLOW_THREADS
     if (s != TN_OK) {
         raise_status(st, s);
@@ -3136,22 +3163,22 @@ done:
 }
 
 static PyObject *
-Embedding_forward(EmbeddingObject *self, PyObject *const *args, Py_ssize_t nargs)
+Embedding_forward(HandleObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     return embedding_call(self, args, nargs, 0);
 }
 
 static PyObject *
-Embedding_backward(EmbeddingObject *self, PyObject *const *args, Py_ssize_t nargs)
+Embedding_backward(HandleObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     return embedding_call(self, args, nargs, 1);
 }
 
 static PyObject *
-Embedding_dense_table(EmbeddingObject *self, PyObject *out)
+Embedding_dense_table(HandleObject *self, PyObject *out)
 {
     tn_module_state *st = layer_state((PyObject *)self);
-    if (embedding_check(self) < 0) {
+    if (handle_check(self, &embedding_ops) < 0) {
         return NULL;
     }
     int dtype = -1;
@@ -3162,7 +3189,7 @@ Embedding_dense_table(EmbeddingObject *self, PyObject *out)
     }
     tn_status s;
     Py_BEGIN_ALLOW_THREADS
-    s = tn_embedding_dense_table(self->embedding, (tn_dtype)dtype, &t.t);
+    s = tn_embedding_dense_table(self->handle, (tn_dtype)dtype, &t.t);
     Py_END_ALLOW_THREADS
     if (s != TN_OK) {
         raise_status(st, s);
@@ -3192,14 +3219,14 @@ static PyMethodDef Embedding_methods[] = {
 
 static PyType_Slot Embedding_slots[] = {
     {Py_tp_doc, "A tn_embedding handle (made by embedding_create / embedding_from_dense; see tnswift.nn)."},
-    {Py_tp_dealloc, Embedding_dealloc},
+    {Py_tp_dealloc, handle_dealloc},
     {Py_tp_methods, Embedding_methods},
     {0, NULL},
 };
 
 static PyType_Spec Embedding_spec = {
     .name = "tnswift._ext.Embedding",
-    .basicsize = sizeof(EmbeddingObject),
+    .basicsize = sizeof(HandleObject),
     .flags = Py_TPFLAGS_DEFAULT,
     .slots = Embedding_slots,
 };
@@ -3248,7 +3275,7 @@ mod_embedding_create(PyObject *module, PyObject *args)
         raise_status(st, s);
         goto done;
     }
-    result = embedding_wrap(st, handle);
+    result = handle_wrap(st, st->EmbeddingType, &embedding_ops, handle);
 done:
     PyMem_Free(rows);
     PyMem_Free(cols);
@@ -3295,7 +3322,7 @@ mod_embedding_from_dense(PyObject *module, PyObject *args)
         raise_status(st, s);
         goto done;
     }
-    result = embedding_wrap(st, handle);
+    result = handle_wrap(st, st->EmbeddingType, &embedding_ops, handle);
 done:
     layer_arg_release(&t);
     PyMem_Free(rows);
@@ -3307,62 +3334,46 @@ done:
 /* Recurrent layers: RNN wraps a tn_rnn (a TT-LSTM or TT-GRU)                 */
 /* ------------------------------------------------------------------------- */
 
-typedef struct {
-    PyObject_HEAD
-    tn_rnn *rnn;
-    int dtype;
-} RNNObject;
-
-static int
-rnn_check(RNNObject *self)
-{
-    if (self->rnn == NULL) {
-        PyErr_SetString(layer_state((PyObject *)self)->TNError,
-                        "this RNN has no tn_rnn handle (make recurrent layers with tnswift.nn)");
-        return -1;
-    }
-    return 0;
-}
-
 static void
-RNN_dealloc(RNNObject *self)
+rnn_destroy(void *handle)
 {
-    PyTypeObject *type = Py_TYPE(self);
-    if (self->rnn != NULL) {
-        tn_rnn_destroy(self->rnn);
-    }
-    type->tp_free((PyObject *)self);
-    Py_DECREF(type);
+    tn_rnn_destroy(handle);
 }
 
-static PyObject *
-rnn_wrap(tn_module_state *st, tn_rnn *handle)
+static tn_status
+rnn_param_get(const void *handle, int64_t i, tn_layer_param *p)
+{
+    return tn_rnn_param_get(handle, i, p);
+}
+
+static tn_status
+rnn_info(const void *handle, int64_t *n_params, int *dtype)
 {
     tn_rnn_info info;
     tn_status s = tn_rnn_info_get(handle, &info);
-    if (s != TN_OK) {
-        tn_rnn_destroy(handle);
-        return raise_status(st, s);
+    if (s == TN_OK) {
+        *n_params = info.n_params;
+        *dtype = info.dtype;
     }
-    RNNObject *self = PyObject_New(RNNObject, st->RNNType);
-    if (self == NULL) {
-        tn_rnn_destroy(handle);
-        return NULL;
-    }
-    self->rnn = handle;
-    self->dtype = info.dtype;
-    return (PyObject *)self;
+    return s;
 }
 
+static const handle_ops rnn_ops = {
+    .missing = "this RNN has no tn_rnn handle (make recurrent layers with tnswift.nn)",
+    .destroy = rnn_destroy,
+    .param_get = rnn_param_get,
+    .info = rnn_info,
+};
+
 static PyObject *
-RNN_info(RNNObject *self, PyObject *Py_UNUSED(ignored))
+RNN_info(HandleObject *self, PyObject *Py_UNUSED(ignored))
 {
     tn_module_state *st = layer_state((PyObject *)self);
-    if (rnn_check(self) < 0) {
+    if (handle_check(self, &rnn_ops) < 0) {
         return NULL;
     }
     tn_rnn_info i;
-    tn_status s = tn_rnn_info_get(self->rnn, &i);
+    tn_status s = tn_rnn_info_get(self->handle, &i);
     if (s != TN_OK) {
         return raise_status(st, s);
     }
@@ -3372,31 +3383,16 @@ RNN_info(RNNObject *self, PyObject *Py_UNUSED(ignored))
                          "parameter_count", (long long)i.parameter_count, "compression", i.compression);
 }
 
-static tn_status
-rnn_param_get(PyObject *owner, int64_t i, tn_layer_param *p)
-{
-    return tn_rnn_param_get(((RNNObject *)owner)->rnn, i, p);
-}
-
 static PyObject *
-RNN_parameters(RNNObject *self, PyObject *Py_UNUSED(ignored))
+RNN_parameters(HandleObject *self, PyObject *Py_UNUSED(ignored))
 {
-    tn_module_state *st = layer_state((PyObject *)self);
-    if (rnn_check(self) < 0) {
-        return NULL;
-    }
-    tn_rnn_info info;
-    tn_status s = tn_rnn_info_get(self->rnn, &info);
-    if (s != TN_OK) {
-        return raise_status(st, s);
-    }
-    return param_list(st, (PyObject *)self, self->dtype, info.n_params, rnn_param_get);
+    return handle_parameters(self, &rnn_ops);
 }
 
 /* forward(x, h0, c0, out, h_n, c_n) / backward(d_out, d_h_n, d_c_n, dx, dh0, dc0): six arrays or
    None (NULL in the C call); the last three are written, so they must be writable. */
 static PyObject *
-rnn_call(RNNObject *self, PyObject *const *args, Py_ssize_t nargs, int backward)
+rnn_call(HandleObject *self, PyObject *const *args, Py_ssize_t nargs, int backward)
 {
     static const char *const fnames[6] = {"x", "h0", "c0", "out", "h_n", "c_n"};
     static const char *const bnames[6] = {"d_out", "d_h_n", "d_c_n", "dx", "dh0", "dc0"};
@@ -3408,7 +3404,7 @@ rnn_call(RNNObject *self, PyObject *const *args, Py_ssize_t nargs, int backward)
                      names[5], nargs);
         return NULL;
     }
-    if (rnn_check(self) < 0) {
+    if (handle_check(self, &rnn_ops) < 0) {
         return NULL;
     }
     int dtype = -1;
@@ -3431,8 +3427,8 @@ rnn_call(RNNObject *self, PyObject *const *args, Py_ssize_t nargs, int backward)
     }
     tn_status s;
     Py_BEGIN_ALLOW_THREADS
-    s = backward ? tn_rnn_backward(self->rnn, (tn_dtype)dtype, t[0], t[1], t[2], t[3], t[4], t[5])
-                 : tn_rnn_forward(self->rnn, (tn_dtype)dtype, t[0], t[1], t[2], t[3], t[4], t[5]);
+    s = backward ? tn_rnn_backward(self->handle, (tn_dtype)dtype, t[0], t[1], t[2], t[3], t[4], t[5])
+                 : tn_rnn_forward(self->handle, (tn_dtype)dtype, t[0], t[1], t[2], t[3], t[4], t[5]);
     Py_END_ALLOW_THREADS
     if (s != TN_OK) {
         raise_status(st, s);
@@ -3448,13 +3444,13 @@ done:
 }
 
 static PyObject *
-RNN_forward(RNNObject *self, PyObject *const *args, Py_ssize_t nargs)
+RNN_forward(HandleObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     return rnn_call(self, args, nargs, 0);
 }
 
 static PyObject *
-RNN_backward(RNNObject *self, PyObject *const *args, Py_ssize_t nargs)
+RNN_backward(HandleObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     return rnn_call(self, args, nargs, 1);
 }
@@ -3474,14 +3470,14 @@ static PyMethodDef RNN_methods[] = {
 
 static PyType_Slot RNN_slots[] = {
     {Py_tp_doc, "A tn_rnn handle (made by rnn_create; see tnswift.nn.TTLSTM and TTGRU)."},
-    {Py_tp_dealloc, RNN_dealloc},
+    {Py_tp_dealloc, handle_dealloc},
     {Py_tp_methods, RNN_methods},
     {0, NULL},
 };
 
 static PyType_Spec RNN_spec = {
     .name = "tnswift._ext.RNN",
-    .basicsize = sizeof(RNNObject),
+    .basicsize = sizeof(HandleObject),
     .flags = Py_TPFLAGS_DEFAULT,
     .slots = RNN_slots,
 };
@@ -3537,7 +3533,7 @@ mod_rnn_create(PyObject *module, PyObject *args)
         raise_status(st, s);
         goto done;
     }
-    result = rnn_wrap(st, handle);
+    result = handle_wrap(st, st->RNNType, &rnn_ops, handle);
 done:
     PyMem_Free(ins);
     PyMem_Free(outs);
@@ -3549,18 +3545,6 @@ done:
 /* Feed-forward and attention: FeedForward wraps a tn_ff, Attention a         */
 /* tn_attention                                                               */
 /* ------------------------------------------------------------------------- */
-
-typedef struct {
-    PyObject_HEAD
-    tn_ff *ff;
-    int dtype;
-} FeedForwardObject;
-
-typedef struct {
-    PyObject_HEAD
-    tn_attention *attention;
-    int dtype;
-} AttentionObject;
 
 /* Checks the argument count, then binds n arrays (None: NULL); those at index >= first_out are
    written, so they must be writable. *dtype receives the arrays' dtype (the layer's when all are
@@ -3603,37 +3587,46 @@ release_call_args(layer_arg *a, int n)
     }
 }
 
-static int
-ff_check(FeedForwardObject *self)
+static void
+ff_destroy(void *handle)
 {
-    if (self->ff == NULL) {
-        PyErr_SetString(layer_state((PyObject *)self)->TNError,
-                        "this FeedForward has no tn_ff handle (make it with tnswift.nn.TTFeedForward)");
-        return -1;
-    }
-    return 0;
+    tn_ff_destroy(handle);
 }
 
-static void
-FeedForward_dealloc(FeedForwardObject *self)
+static tn_status
+ff_param_get(const void *handle, int64_t i, tn_layer_param *p)
 {
-    PyTypeObject *type = Py_TYPE(self);
-    if (self->ff != NULL) {
-        tn_ff_destroy(self->ff);
-    }
-    type->tp_free((PyObject *)self);
-    Py_DECREF(type);
+    return tn_ff_param_get(handle, i, p);
 }
+
+static tn_status
+ff_info(const void *handle, int64_t *n_params, int *dtype)
+{
+    tn_ff_info info;
+    tn_status s = tn_ff_info_get(handle, &info);
+    if (s == TN_OK) {
+        *n_params = info.n_params;
+        *dtype = info.dtype;
+    }
+    return s;
+}
+
+static const handle_ops ff_ops = {
+    .missing = "this FeedForward has no tn_ff handle (make it with tnswift.nn.TTFeedForward)",
+    .destroy = ff_destroy,
+    .param_get = ff_param_get,
+    .info = ff_info,
+};
 
 static PyObject *
-FeedForward_info(FeedForwardObject *self, PyObject *Py_UNUSED(ignored))
+FeedForward_info(HandleObject *self, PyObject *Py_UNUSED(ignored))
 {
     tn_module_state *st = layer_state((PyObject *)self);
-    if (ff_check(self) < 0) {
+    if (handle_check(self, &ff_ops) < 0) {
         return NULL;
     }
     tn_ff_info i;
-    tn_status s = tn_ff_info_get(self->ff, &i);
+    tn_status s = tn_ff_info_get(self->handle, &i);
     if (s != TN_OK) {
         return raise_status(st, s);
     }
@@ -3644,35 +3637,20 @@ FeedForward_info(FeedForwardObject *self, PyObject *Py_UNUSED(ignored))
                          "compression", i.compression, "bias", i.bias ? Py_True : Py_False);
 }
 
-static tn_status
-ff_param_get(PyObject *owner, int64_t i, tn_layer_param *p)
-{
-    return tn_ff_param_get(((FeedForwardObject *)owner)->ff, i, p);
-}
-
 static PyObject *
-FeedForward_parameters(FeedForwardObject *self, PyObject *Py_UNUSED(ignored))
+FeedForward_parameters(HandleObject *self, PyObject *Py_UNUSED(ignored))
 {
-    tn_module_state *st = layer_state((PyObject *)self);
-    if (ff_check(self) < 0) {
-        return NULL;
-    }
-    tn_ff_info info;
-    tn_status s = tn_ff_info_get(self->ff, &info);
-    if (s != TN_OK) {
-        return raise_status(st, s);
-    }
-    return param_list(st, (PyObject *)self, self->dtype, info.n_params, ff_param_get);
+    return handle_parameters(self, &ff_ops);
 }
 
 /* forward(x, y) / backward(dy, x, dx) */
 static PyObject *
-ff_call(FeedForwardObject *self, PyObject *const *args, Py_ssize_t nargs, int backward)
+ff_call(HandleObject *self, PyObject *const *args, Py_ssize_t nargs, int backward)
 {
     static const char *const fnames[2] = {"x", "y"};
     static const char *const bnames[3] = {"dy", "x", "dx"};
     tn_module_state *st = layer_state((PyObject *)self);
-    if (ff_check(self) < 0) {
+    if (handle_check(self, &ff_ops) < 0) {
         return NULL;
     }
     int n = backward ? 3 : 2, dtype;
@@ -3684,8 +3662,8 @@ ff_call(FeedForwardObject *self, PyObject *const *args, Py_ssize_t nargs, int ba
     }
     tn_status s;
     Py_BEGIN_ALLOW_THREADS
-    s = backward ? tn_ff_backward(self->ff, (tn_dtype)dtype, t[0], t[1], t[2])
-                 : tn_ff_forward(self->ff, (tn_dtype)dtype, t[0], t[1]);
+    s = backward ? tn_ff_backward(self->handle, (tn_dtype)dtype, t[0], t[1], t[2])
+                 : tn_ff_forward(self->handle, (tn_dtype)dtype, t[0], t[1]);
     Py_END_ALLOW_THREADS
     release_call_args(a, n);
     if (s != TN_OK) {
@@ -3695,13 +3673,13 @@ ff_call(FeedForwardObject *self, PyObject *const *args, Py_ssize_t nargs, int ba
 }
 
 static PyObject *
-FeedForward_forward(FeedForwardObject *self, PyObject *const *args, Py_ssize_t nargs)
+FeedForward_forward(HandleObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     return ff_call(self, args, nargs, 0);
 }
 
 static PyObject *
-FeedForward_backward(FeedForwardObject *self, PyObject *const *args, Py_ssize_t nargs)
+FeedForward_backward(HandleObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     return ff_call(self, args, nargs, 1);
 }
@@ -3721,14 +3699,14 @@ static PyMethodDef FeedForward_methods[] = {
 
 static PyType_Slot FeedForward_slots[] = {
     {Py_tp_doc, "A tn_ff handle (made by ff_create; see tnswift.nn.TTFeedForward)."},
-    {Py_tp_dealloc, FeedForward_dealloc},
+    {Py_tp_dealloc, handle_dealloc},
     {Py_tp_methods, FeedForward_methods},
     {0, NULL},
 };
 
 static PyType_Spec FeedForward_spec = {
     .name = "tnswift._ext.FeedForward",
-    .basicsize = sizeof(FeedForwardObject),
+    .basicsize = sizeof(HandleObject),
     .flags = Py_TPFLAGS_DEFAULT,
     .slots = FeedForward_slots,
 };
@@ -3783,14 +3761,7 @@ mod_ff_create(PyObject *module, PyObject *args)
         raise_status(st, s);
         goto done;
     }
-    FeedForwardObject *self = PyObject_New(FeedForwardObject, st->FeedForwardType);
-    if (self == NULL) {
-        tn_ff_destroy(handle);
-        goto done;
-    }
-    self->ff = handle;
-    self->dtype = dtype;
-    result = (PyObject *)self;
+    result = handle_wrap(st, st->FeedForwardType, &ff_ops, handle);
 done:
     PyMem_Free(model);
     PyMem_Free(hidden);
@@ -3798,37 +3769,46 @@ done:
     return result;
 }
 
-static int
-attention_check(AttentionObject *self)
+static void
+attention_destroy(void *handle)
 {
-    if (self->attention == NULL) {
-        PyErr_SetString(layer_state((PyObject *)self)->TNError,
-                        "this Attention has no tn_attention handle (make it with tnswift.nn.MultiLinearAttention)");
-        return -1;
-    }
-    return 0;
+    tn_attention_destroy(handle);
 }
 
-static void
-Attention_dealloc(AttentionObject *self)
+static tn_status
+attention_param_get(const void *handle, int64_t i, tn_layer_param *p)
 {
-    PyTypeObject *type = Py_TYPE(self);
-    if (self->attention != NULL) {
-        tn_attention_destroy(self->attention);
-    }
-    type->tp_free((PyObject *)self);
-    Py_DECREF(type);
+    return tn_attention_param_get(handle, i, p);
 }
+
+static tn_status
+attention_info(const void *handle, int64_t *n_params, int *dtype)
+{
+    tn_attention_info info;
+    tn_status s = tn_attention_info_get(handle, &info);
+    if (s == TN_OK) {
+        *n_params = info.n_params;
+        *dtype = info.dtype;
+    }
+    return s;
+}
+
+static const handle_ops attention_ops = {
+    .missing = "this Attention has no tn_attention handle (make it with tnswift.nn.MultiLinearAttention)",
+    .destroy = attention_destroy,
+    .param_get = attention_param_get,
+    .info = attention_info,
+};
 
 static PyObject *
-Attention_info(AttentionObject *self, PyObject *Py_UNUSED(ignored))
+Attention_info(HandleObject *self, PyObject *Py_UNUSED(ignored))
 {
     tn_module_state *st = layer_state((PyObject *)self);
-    if (attention_check(self) < 0) {
+    if (handle_check(self, &attention_ops) < 0) {
         return NULL;
     }
     tn_attention_info i;
-    tn_status s = tn_attention_info_get(self->attention, &i);
+    tn_status s = tn_attention_info_get(self->handle, &i);
     if (s != TN_OK) {
         return raise_status(st, s);
     }
@@ -3839,35 +3819,20 @@ Attention_info(AttentionObject *self, PyObject *Py_UNUSED(ignored))
                          "parameter_count", (long long)i.parameter_count);
 }
 
-static tn_status
-attention_param_get(PyObject *owner, int64_t i, tn_layer_param *p)
-{
-    return tn_attention_param_get(((AttentionObject *)owner)->attention, i, p);
-}
-
 static PyObject *
-Attention_parameters(AttentionObject *self, PyObject *Py_UNUSED(ignored))
+Attention_parameters(HandleObject *self, PyObject *Py_UNUSED(ignored))
 {
-    tn_module_state *st = layer_state((PyObject *)self);
-    if (attention_check(self) < 0) {
-        return NULL;
-    }
-    tn_attention_info info;
-    tn_status s = tn_attention_info_get(self->attention, &info);
-    if (s != TN_OK) {
-        return raise_status(st, s);
-    }
-    return param_list(st, (PyObject *)self, self->dtype, info.n_params, attention_param_get);
+    return handle_parameters(self, &attention_ops);
 }
 
 /* forward(q, k, v, y) / backward(dy, q, k, v, dq, dk, dv) */
 static PyObject *
-attention_call(AttentionObject *self, PyObject *const *args, Py_ssize_t nargs, int backward)
+attention_call(HandleObject *self, PyObject *const *args, Py_ssize_t nargs, int backward)
 {
     static const char *const fnames[4] = {"q", "k", "v", "y"};
     static const char *const bnames[7] = {"dy", "q", "k", "v", "dq", "dk", "dv"};
     tn_module_state *st = layer_state((PyObject *)self);
-    if (attention_check(self) < 0) {
+    if (handle_check(self, &attention_ops) < 0) {
         return NULL;
     }
     int n = backward ? 7 : 4, dtype;
@@ -3879,8 +3844,8 @@ attention_call(AttentionObject *self, PyObject *const *args, Py_ssize_t nargs, i
     }
     tn_status s;
     Py_BEGIN_ALLOW_THREADS
-    s = backward ? tn_attention_backward(self->attention, (tn_dtype)dtype, t[0], t[1], t[2], t[3], t[4], t[5], t[6])
-                 : tn_attention_forward(self->attention, (tn_dtype)dtype, t[0], t[1], t[2], t[3]);
+    s = backward ? tn_attention_backward(self->handle, (tn_dtype)dtype, t[0], t[1], t[2], t[3], t[4], t[5], t[6])
+                 : tn_attention_forward(self->handle, (tn_dtype)dtype, t[0], t[1], t[2], t[3]);
     Py_END_ALLOW_THREADS
     release_call_args(a, n);
     if (s != TN_OK) {
@@ -3890,13 +3855,13 @@ attention_call(AttentionObject *self, PyObject *const *args, Py_ssize_t nargs, i
 }
 
 static PyObject *
-Attention_forward(AttentionObject *self, PyObject *const *args, Py_ssize_t nargs)
+Attention_forward(HandleObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     return attention_call(self, args, nargs, 0);
 }
 
 static PyObject *
-Attention_backward(AttentionObject *self, PyObject *const *args, Py_ssize_t nargs)
+Attention_backward(HandleObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     return attention_call(self, args, nargs, 1);
 }
@@ -3916,14 +3881,14 @@ static PyMethodDef Attention_methods[] = {
 
 static PyType_Slot Attention_slots[] = {
     {Py_tp_doc, "A tn_attention handle (made by attention_create; see tnswift.nn.MultiLinearAttention)."},
-    {Py_tp_dealloc, Attention_dealloc},
+    {Py_tp_dealloc, handle_dealloc},
     {Py_tp_methods, Attention_methods},
     {0, NULL},
 };
 
 static PyType_Spec Attention_spec = {
     .name = "tnswift._ext.Attention",
-    .basicsize = sizeof(AttentionObject),
+    .basicsize = sizeof(HandleObject),
     .flags = Py_TPFLAGS_DEFAULT,
     .slots = Attention_slots,
 };
@@ -3958,14 +3923,7 @@ mod_attention_create(PyObject *module, PyObject *args)
     if (s != TN_OK) {
         return raise_status(st, s);
     }
-    AttentionObject *self = PyObject_New(AttentionObject, st->AttentionType);
-    if (self == NULL) {
-        tn_attention_destroy(handle);
-        return NULL;
-    }
-    self->attention = handle;
-    self->dtype = dtype;
-    return (PyObject *)self;
+    return handle_wrap(st, st->AttentionType, &attention_ops, handle);
 }
 
 /* ------------------------------------------------------------------------- */
