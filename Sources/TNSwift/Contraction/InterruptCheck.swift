@@ -44,4 +44,10 @@ public enum InterruptCheck {
     }
 
     static let stopped = TNError.interrupted("the contraction was interrupted")
+
+    /// Throws `stopped` when the calling thread's check asks to stop (for kernels outside
+    /// bound programs, polled between their stages).
+    static func throwIfRequested() throws {
+        if let check = current, check.requested { throw stopped }
+    }
 }

@@ -30,6 +30,8 @@ struct EmbeddingLookup {
         /// Keys with digit `groupDigits[g]` are `groupStarts[g] ..< groupStarts[g + 1]`.
         let groupDigits: [Int]
         let groupStarts: [Int]
+        /// The most keys in one group (the rows of its GEMM's left operand, in keys).
+        var largestGroup: Int { zip(groupStarts.dropFirst(), groupStarts).map { $0 - $1 }.max() ?? 0 }
         /// The parent's children, for the backward reduction: children of parent p are
         /// `childOrder[childStarts[p] ..< childStarts[p + 1]]` (parents numbered as their level's keys).
         let childOrder: [Int]

@@ -30,7 +30,7 @@ extension TTEmbedding {
                 out.update(repeating: 0, count: dim)
                 let range = bags.range(b, lookups: indices.count)
                 var counted = 0
-                for j in range where paddingIndex == nil || Int(indices[j]) != paddingIndex! {
+                for j in range where !isPadding(indices[j]) {
                     let row = rows.pointer + j &* dim
                     for c in 0..<dim { out[c] += row[c] }
                     counted &+= 1
@@ -77,7 +77,7 @@ extension TTEmbedding {
             rows.pointer.update(repeating: 0, count: indices.count &* dim)
             for b in 0..<bags.offsets.count {
                 let range = bags.range(b, lookups: indices.count)
-                let members = range.filter { paddingIndex == nil || Int(indices[$0]) != paddingIndex! }
+                let members = range.filter { !isPadding(indices[$0]) }
                 let scale: T = bags.mode == .mean && members.count > 1 ? 1 / T(members.count) : 1
                 for j in members {
                     let row = rows.pointer + j &* dim
@@ -99,6 +99,9 @@ extension TTEmbedding {
         }
         return verdicts.allSatisfy { $0 }
     }
+
+    /// Whether a lookup of `index` is one of the padding row (zeros, no gradient).
+    func isPadding(_ index: Int64) -> Bool { paddingIndex.map { Int64($0) == index } ?? false }
 
     /// Throws for the first index outside 0 ..< numEmbeddings.
     func checkIndices(_ indices: UnsafeBufferPointer<Int64>) throws {
@@ -139,17 +142,13 @@ extension TTEmbedding {
         return state[k - 2].pointer + key &* columnPrefix(k) &* ranks[k]
     }
 
-    static func checkInterrupt() throws {
-        if let check = InterruptCheck.current, check.requested { throw InterruptCheck.stopped }
-    }
-
     /// The gather structure and the partial products of levels 2 … d − 1 (level d's, the rows,
     /// go straight to the output in `applyLastCore`).
     func computeStates(_ indices: UnsafeBufferPointer<Int64>, skip: Int?) throws -> EmbeddingForwardState<T> {
         let lookup = EmbeddingLookup(indices: indices, rowModes: rowModes, skip: skip)
         var states: [Workspace<T>] = []
         for (l, level) in lookup.levels.dropLast().enumerated() {
-            try TTEmbedding.checkInterrupt()
+            try InterruptCheck.throwIfRequested()
             let k = l + 2, core = parameters[k - 1].pointer
             let above = columnPrefix(k - 1), rIn = ranks[k - 1], width = columnModes[k - 1] &* ranks[k]
             let block = above &* rIn, ldb = rowModes[k - 1] &* width
@@ -176,8 +175,7 @@ extension TTEmbedding {
 
     /// One scratch per worker chunk for a digit group's stacked parents (it stays in cache).
     func parentScratch(_ level: EmbeddingLookup.Level, block: Int, chunks: Int) throws -> [Workspace<T>] {
-        let largest = zip(level.groupStarts.dropFirst(), level.groupStarts).map { $0 - $1 }.max() ?? 0
-        return try (0..<chunks).map { try pooled(Pool.gather + $0, largest &* block) }
+        try (0..<chunks).map { try pooled(Pool.gather + $0, level.largestGroup &* block) }
     }
 
     /// The left operand of level k's GEMM for its keys lo ..< lo + n: a single key's parent
@@ -202,10 +200,10 @@ extension TTEmbedding {
     /// to every lookup of their row.
     func applyLastCore(_ state: EmbeddingForwardState<T>, indices: UnsafeBufferPointer<Int64>,
                        output: UnsafeMutablePointer<T>) throws {
-        try TTEmbedding.checkInterrupt()
+        try InterruptCheck.throwIfRequested()
         let dim = embeddingDim, d = rowModes.count, lookup = state.lookup
-        if lookup.rows.count < indices.count, let p = paddingIndex {
-            for (j, v) in indices.enumerated() where Int(v) == p { (output + j &* dim).update(repeating: 0, count: dim) }
+        if lookup.rows.count < indices.count {
+            for (j, v) in indices.enumerated() where isPadding(v) { (output + j &* dim).update(repeating: 0, count: dim) }
         }
         let copyOut = { (t: Int, from: UnsafePointer<T>) in
             // Index loops, not slices: a slice per row costs a retain and a release.
@@ -220,10 +218,9 @@ extension TTEmbedding {
         let core = parameters[d - 1].pointer
         let above = columnPrefix(d - 1), rIn = ranks[d - 1], width = columnModes[d - 1]
         let block = above &* rIn, ldb = rowModes[d - 1] &* width
-        let largest = zip(level.groupStarts.dropFirst(), level.groupStarts).map { $0 - $1 }.max() ?? 0
         let work = Double(level.digit.count) * Double(block) * Double(width)
         let chunks = ConvKernels.chunkCount(level.groupDigits.count, parallel: work > 2e5)
-        let scratch = try (0..<chunks).map { try pooled(Pool.rowBlock + $0, largest &* dim) }
+        let scratch = try (0..<chunks).map { try pooled(Pool.rowBlock + $0, level.largestGroup &* dim) }
         let parents = try parentScratch(level, block: block, chunks: chunks)
         ConvKernels.chunked(level.groupDigits.count, parallel: chunks > 1) { chunk, groups in
             let c = scratch[chunk].pointer
@@ -241,7 +238,7 @@ extension TTEmbedding {
     /// Core gradients from the row gradients (one contiguous row per index).
     func accumulateGradients(_ state: EmbeddingForwardState<T>, indices: UnsafeBufferPointer<Int64>,
                              rowGradient dy: UnsafePointer<T>) throws {
-        try TTEmbedding.checkInterrupt()
+        try InterruptCheck.throwIfRequested()
         let dim = embeddingDim, d = rowModes.count, lookup = state.lookup
         // The gradient of a level-d product (a row) is the sum of its lookups' row gradients.
         let sumRows = { (t: Int, to: UnsafeMutablePointer<T>) in
@@ -263,7 +260,7 @@ extension TTEmbedding {
         var dState: Workspace<T>? = nil
         // Levels d … 2: core k's slice gradients per digit group, then the parents' dState.
         for (l, level) in lookup.levels.enumerated().reversed() {
-            try TTEmbedding.checkInterrupt()
+            try InterruptCheck.throwIfRequested()
             let k = l + 2, core = parameters[k - 1].pointer, grad = gradients[k - 1].pointer
             let above = columnPrefix(k - 1), rIn = ranks[k - 1], width = columnModes[k - 1] &* ranks[k]
             let block = above &* rIn, ldb = rowModes[k - 1] &* width
@@ -273,7 +270,7 @@ extension TTEmbedding {
             let parentCount = level.childStarts.count - 1
             // Level d's gradients (the rows') are summed per digit group into a scratch that stays
             // in cache; lower levels' come from the level above.
-            let largest = zip(level.groupStarts.dropFirst(), level.groupStarts).map { $0 - $1 }.max() ?? 0
+            let largest = level.largestGroup
             let chunks = ConvKernels.chunkCount(level.groupDigits.count, parallel: work > 2e5)
             let scratch = k == d ? try (0..<chunks).map { try pooled(Pool.rowBlock + $0, largest &* dim) } : []
             let stacks = try parentScratch(level, block: block, chunks: chunks)
