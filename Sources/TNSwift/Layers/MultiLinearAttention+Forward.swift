@@ -55,16 +55,6 @@ extension MultiLinearAttention {
         return (avg.map { T($0 / Double(blocks)) }, g)
     }
 
-    /// Row-major C = alpha · op(A) · op(B) + beta · C (nothing for an empty C).
-    @inline(__always)
-    static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: T = 1,
-                     a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int, beta: T = 0,
-                     c: UnsafeMutablePointer<T>, ldc: Int) {
-        if m == 0 || n == 0 { return }
-        T.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-               beta: beta, c: c, ldc: ldc)
-    }
-
     /// For sequence `s`: A = K̂_sᵀ · W_o as R × (N · d_model) (row r holds the N × d_model
     /// matrix Σ_j K̂[j, r] W_o[j·N + k, o]), then row r of `m` = scale_r · V̂_s[:, r]ᵀ · A_r,
     /// i.e. M[r, o] = scale_r · Σ_{j,k} K̂[j, r] V̂[k, r] W_o[j·N + k, o].
@@ -72,10 +62,10 @@ extension MultiLinearAttention {
         let (nk, r, d) = (keyLength, rank, modelDim)
         let wide = nk * d
         let kHat = p.k.pointer + s * nk * r, vHat = p.v.pointer + s * nk * r
-        Self.gemm(transA: true, m: r, n: wide, k: nk, a: kHat, lda: r, b: outputMap.parameter(0).baseAddress!, ldb: wide,
+        T.product(transA: true, m: r, n: wide, k: nk, a: kHat, lda: r, b: outputMap.parameter(0).baseAddress!, ldb: wide,
                   c: a, ldc: wide)
         for j in 0..<r {
-            Self.gemm(transA: true, m: 1, n: d, k: nk, alpha: scale?[j] ?? 1, a: vHat + j, lda: r, b: a + j * wide, ldb: d,
+            T.product(transA: true, m: 1, n: d, k: nk, alpha: scale?[j] ?? 1, a: vHat + j, lda: r, b: a + j * wide, ldb: d,
                       c: m + j * d, ldc: d)
         }
     }
@@ -111,7 +101,7 @@ extension MultiLinearAttention {
             for s in 0..<b {
                 contractKeys(p, sequence: s, scale: gbar, a: a.pointer, m: m.pointer)
                 // Y_s = Q̂_s · diag(ḡ) · M
-                Self.gemm(m: n, n: d, k: r, a: p.q.pointer + s * n * r, lda: r, b: m.pointer, ldb: d,
+                T.product(m: n, n: d, k: r, a: p.q.pointer + s * n * r, lda: r, b: m.pointer, ldb: d,
                           c: out.pointer + s * n * d, ldc: d)
             }
             if let bias = outputMap.biasValues {
@@ -190,7 +180,7 @@ extension MultiLinearAttention {
                 let dys = dyp + s * n * d
                 contractKeys(p, sequence: s, scale: nil, a: a.pointer, m: m.pointer)
                 // dM̃ = Q̂_sᵀ dY_s, then dḡ, M̃ = diag(ḡ) M and dM = diag(ḡ) dM̃ row by row.
-                Self.gemm(transA: true, m: r, n: d, k: n, a: qHat, lda: r, b: dys, ldb: d, c: dm.pointer, ldc: d)
+                T.product(transA: true, m: r, n: d, k: n, a: qHat, lda: r, b: dys, ldb: d, c: dm.pointer, ldc: d)
                 for j in 0..<r {
                     let mRow = m.pointer + j * d, dRow = dm.pointer + j * d
                     var sum = 0.0
@@ -199,10 +189,10 @@ extension MultiLinearAttention {
                     for o in 0..<d { mRow[o] *= gbar[j]; dRow[o] *= gbar[j] }
                 }
                 // dQ̂_s = dY_s M̃ᵀ
-                Self.gemm(transB: true, m: n, n: r, k: d, a: dys, lda: d, b: m.pointer, ldb: d, c: dqHat.pointer + s * n * r, ldc: r)
+                T.product(transB: true, m: n, n: r, k: d, a: dys, lda: d, b: m.pointer, ldb: d, c: dqHat.pointer + s * n * r, ldc: r)
                 // dV̂_s[:, r] = A_r · dM[r, :]ᵀ
                 for j in 0..<r {
-                    Self.gemm(m: nk, n: 1, k: d, a: a.pointer + j * wide, lda: d, b: dm.pointer + j * d, ldb: 1,
+                    T.product(m: nk, n: 1, k: d, a: a.pointer + j * wide, lda: d, b: dm.pointer + j * d, ldb: 1,
                               c: dvHat.pointer + s * nk * r + j, ldc: r)
                 }
                 // outer[r, k, o] = V̂_s[k, r] · dM[r, o]
@@ -215,9 +205,9 @@ extension MultiLinearAttention {
                     }
                 }
                 // dW_o += K̂_s · outer;  dK̂_s = W_o · outerᵀ
-                Self.gemm(m: nk, n: wide, k: r, a: kHat, lda: r, b: outer.pointer, ldb: wide, beta: s == 0 ? 0 : 1,
+                T.product(m: nk, n: wide, k: r, a: kHat, lda: r, b: outer.pointer, ldb: wide, beta: s == 0 ? 0 : 1,
                           c: dwo, ldc: wide)
-                Self.gemm(transB: true, m: nk, n: r, k: wide, a: wo, lda: wide, b: outer.pointer, ldb: wide,
+                T.product(transB: true, m: nk, n: r, k: wide, a: wo, lda: wide, b: outer.pointer, ldb: wide,
                           c: dkHat.pointer + s * nk * r, ldc: r)
             }
             if let db = outputMap.biasGradientValues {

@@ -59,7 +59,7 @@ public final class TTGRU<T: LAPACKScalar>: TTRecurrentLayer<T> {
             let h = hiddenSize, w = 3 * h, ldg = steps * w, lds = (steps + 1) * h
             for t in 0..<steps {
                 for b in 0..<batch { (gh + b * w).update(from: hiddenBias.pointer, count: w) }
-                RecurrentKernels.gemm(m: batch, n: w, k: h, a: hs + t * h, lda: lds, b: hiddenWeight.pointer, ldb: w,
+                T.product(m: batch, n: w, k: h, a: hs + t * h, lda: lds, b: hiddenWeight.pointer, ldb: w,
                                       beta: 1, c: gh, ldc: w)
                 for b in 0..<batch {
                     let row = tape.gates.pointer + (b &* ldg &+ t &* w), hRow = gh + b &* w
@@ -133,7 +133,7 @@ public final class TTGRU<T: LAPACKScalar>: TTRecurrentLayer<T> {
                         next[j] = d * z
                     }
                 }
-                RecurrentKernels.gemm(transB: true, m: batch, n: h, k: w, a: dH + t * w, lda: ldg, b: hiddenWeight.pointer,
+                T.product(transB: true, m: batch, n: h, k: w, a: dH + t * w, lda: ldg, b: hiddenWeight.pointer,
                                       ldb: w, beta: 1, c: carried, ldc: h)
             }
             storeDenseState(carried, into: dh0v)

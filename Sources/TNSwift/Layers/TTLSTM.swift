@@ -64,7 +64,7 @@ public final class TTLSTM<T: LAPACKScalar>: TTRecurrentLayer<T> {
             for t in 0..<steps {
                 let g = tape.gates.pointer + t * w
                 RecurrentKernels.addRow(bhh, to: g, rows: batch, width: w, ldc: ldg)
-                RecurrentKernels.gemm(m: batch, n: w, k: h, a: hs + t * h, lda: lds, b: whh, ldb: w, beta: 1, c: g, ldc: ldg)
+                T.product(m: batch, n: w, k: h, a: hs + t * h, lda: lds, b: whh, ldb: w, beta: 1, c: g, ldc: ldg)
                 for b in 0..<batch {
                     let row = g + b &* ldg
                     let cPrev = cs + (b &* lds &+ t &* h), hNext = hs + (b &* lds &+ (t &+ 1) &* h)
@@ -141,7 +141,7 @@ public final class TTLSTM<T: LAPACKScalar>: TTRecurrentLayer<T> {
                         dcb[j] = dcj * f
                     }
                 }
-                RecurrentKernels.gemm(transB: true, m: batch, n: h, k: w, a: dG + t * w, lda: ldg, b: hiddenWeight.pointer,
+                T.product(transB: true, m: batch, n: h, k: w, a: dG + t * w, lda: ldg, b: hiddenWeight.pointer,
                                       ldb: w, beta: 0, c: carried, ldc: h)
             }
             storeDenseState(carried, into: dh0v)

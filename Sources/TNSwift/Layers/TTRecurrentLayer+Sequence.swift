@@ -140,12 +140,12 @@ extension TTRecurrentLayer {
         // Σ over (batch, time) of h_{t−1}ᵀ dA_t as min(batch, seq) GEMMs.
         if b <= s {
             for i in 0..<b {
-                RecurrentKernels.gemm(transA: true, m: h, n: w, k: s, a: t.hidden.pointer + i * (s + 1) * h, lda: h,
+                T.product(transA: true, m: h, n: w, k: s, a: t.hidden.pointer + i * (s + 1) * h, lda: h,
                                       b: dA + i * s * w, ldb: w, beta: i == 0 ? 0 : 1, c: hiddenWeightGradient.pointer, ldc: w)
             }
         } else {
             for step in 0..<s {
-                RecurrentKernels.gemm(transA: true, m: h, n: w, k: b, a: t.hidden.pointer + step * h, lda: (s + 1) * h,
+                T.product(transA: true, m: h, n: w, k: b, a: t.hidden.pointer + step * h, lda: (s + 1) * h,
                                       b: dA + step * w, ldb: s * w, beta: step == 0 ? 0 : 1, c: hiddenWeightGradient.pointer, ldc: w)
             }
         }

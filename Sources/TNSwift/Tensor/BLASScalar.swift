@@ -14,6 +14,17 @@ public protocol BLASScalar: BinaryFloatingPoint, Sendable {
 }
 
 extension BLASScalar {
+    /// Row-major `C = alpha · op(A) · op(B) + beta · C` with the usual defaults (no
+    /// transposes, alpha 1, beta 0); nothing for an empty C.
+    @inline(__always)
+    static func product(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Self = 1,
+                        a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int, beta: Self = 0,
+                        c: UnsafeMutablePointer<Self>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+             beta: beta, c: c, ldc: ldc)
+    }
+
     /// Row-major `C = op(A) * op(B)`, overwriting C.
     ///
     /// OpenBLAS clears C for beta = 0 in a pass of its own that walks C one row at a time

@@ -28,12 +28,9 @@ extension StridedView {
     /// - Throws: `TNError.memory` when the copy cannot be allocated.
     static func readableRows(_ v: StridedView<T>) throws -> (rows: StridedView<T>, staging: Workspace<T>?) {
         if let r = v.mergedRows() { return (r, nil) }
-        let count = try checkedProduct(v.shape, what: "a staging copy of shape \(v.shape)")
-        let w = try Workspace<T>(count: count)
-        TensorKernels.transfer(sizes: v.shape, src: v.base, srcStrides: v.strides, dst: w.pointer,
-                               dstStrides: contiguousStrides(v.shape), accumulate: false)
-        let f = v.shape[v.shape.count - 1]
-        return (StridedView(contiguous: w.pointer, shape: [count / Swift.max(f, 1), f]), w)
+        let (values, copy) = try contiguousValues(v)
+        let f = v.shape[v.shape.count - 1], count = v.shape.reduce(1, *)
+        return (StridedView(contiguous: UnsafeMutablePointer(mutating: values), shape: [count / Swift.max(f, 1), f]), copy)
     }
 
     /// A (rows, features) view of `v` to write into: `v` itself when its leading axes merge,
