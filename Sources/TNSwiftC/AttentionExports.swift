@@ -154,11 +154,7 @@ public func tn_ff_info_get(_ ff: UnsafeRawPointer?, _ info: UnsafeMutableRawPoin
 public func tn_ff_param_get(_ ff: UnsafeRawPointer?, _ i: Int64, _ param: UnsafeMutableRawPointer?) -> Int32 {
     ErrorState.guarded {
         let h = try FeedForwardHandle.lookup(ff)
-        guard i >= 0, i < Int64(h.table.count) else {
-            throw TNError.value("parameter index \(i) is out of range: this ff has \(h.table.count) parameters")
-        }
-        guard let param else { throw ABIError.null("param") }
-        let p = param.assumingMemoryBound(to: CLayerParam.self)
+        let (_, p) = try h.table.slot(i, param, holds: "this ff has \(h.table.count) parameters")
         switch h.block {
         case .float32(let b): p.pointee = h.table.entry(Int(i), data: b.parameter(Int(i)), grad: b.gradient(Int(i)))
         case .float64(let b): p.pointee = h.table.entry(Int(i), data: b.parameter(Int(i)), grad: b.gradient(Int(i)))
@@ -262,11 +258,7 @@ public func tn_attention_info_get(_ attention: UnsafeRawPointer?, _ info: Unsafe
 public func tn_attention_param_get(_ attention: UnsafeRawPointer?, _ i: Int64, _ param: UnsafeMutableRawPointer?) -> Int32 {
     ErrorState.guarded {
         let h = try AttentionHandle.lookup(attention)
-        guard i >= 0, i < Int64(h.table.count) else {
-            throw TNError.value("parameter index \(i) is out of range: this attention has \(h.table.count) parameters")
-        }
-        guard let param else { throw ABIError.null("param") }
-        let p = param.assumingMemoryBound(to: CLayerParam.self)
+        let (_, p) = try h.table.slot(i, param, holds: "this attention has \(h.table.count) parameters")
         switch h.layer {
         case .float32(let l): p.pointee = h.table.entry(Int(i), data: l.parameter(Int(i)), grad: l.gradient(Int(i)))
         case .float64(let l): p.pointee = h.table.entry(Int(i), data: l.parameter(Int(i)), grad: l.gradient(Int(i)))

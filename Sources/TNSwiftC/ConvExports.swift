@@ -276,11 +276,7 @@ private func convParameter<T>(_ l: ConvLayer<T>, _ h: ConvHandle, _ i: Int) -> C
 public func tn_conv_param_get(_ conv: UnsafeRawPointer?, _ i: Int64, _ param: UnsafeMutableRawPointer?) -> Int32 {
     ErrorState.guarded {
         let h = try ConvHandle.lookup(conv)
-        guard i >= 0, i < Int64(h.count) else {
-            throw TNError.value("parameter index \(i) is out of range: this convolution has \(h.count) parameters (the bias included)")
-        }
-        guard let param else { throw ABIError.null("param") }
-        let p = param.assumingMemoryBound(to: CLayerParam.self)
+        let (_, p) = try h.table.slot(i, param, holds: "this convolution has \(h.count) parameters (the bias included)")
         switch h.layer {
         case .float32(let l): p.pointee = convParameter(l, h, Int(i))
         case .float64(let l): p.pointee = convParameter(l, h, Int(i))

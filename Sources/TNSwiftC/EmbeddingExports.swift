@@ -167,11 +167,7 @@ public func tn_embedding_modes(_ embedding: UnsafeRawPointer?, _ rows: UnsafeMut
 public func tn_embedding_param_get(_ embedding: UnsafeRawPointer?, _ i: Int64, _ param: UnsafeMutableRawPointer?) -> Int32 {
     ErrorState.guarded {
         let h = try EmbeddingHandle.lookup(embedding)
-        guard i >= 0, i < Int64(h.table.count) else {
-            throw TNError.value("parameter index \(i) is out of range: this embedding has \(h.table.count) cores")
-        }
-        guard let param else { throw ABIError.null("param") }
-        let p = param.assumingMemoryBound(to: CLayerParam.self)
+        let (_, p) = try h.table.slot(i, param, holds: "this embedding has \(h.table.count) cores")
         switch h.layer {
         case .float32(let l): p.pointee = h.table.entry(Int(i), data: l.parameter(Int(i)), grad: l.gradient(Int(i)))
         case .float64(let l): p.pointee = h.table.entry(Int(i), data: l.parameter(Int(i)), grad: l.gradient(Int(i)))

@@ -307,11 +307,7 @@ private func parameterEntry<T>(_ l: EinsumLayer<T>, _ h: LayerHandle, _ i: Int) 
 public func tn_layer_param_get(_ layer: UnsafeRawPointer?, _ i: Int64, _ param: UnsafeMutableRawPointer?) -> Int32 {
     ErrorState.guarded {
         let h = try LayerHandle.lookup(layer)
-        guard i >= 0, i < Int64(h.count) else {
-            throw TNError.value("parameter index \(i) is out of range: this layer has \(h.count) parameters (the bias included)")
-        }
-        guard let param else { throw ABIError.null("param") }
-        let p = param.assumingMemoryBound(to: CLayerParam.self)
+        let (_, p) = try h.table.slot(i, param, holds: "this layer has \(h.count) parameters (the bias included)")
         switch h.layer {
         case .float32(let l): p.pointee = parameterEntry(l, h, Int(i))
         case .float64(let l): p.pointee = parameterEntry(l, h, Int(i))

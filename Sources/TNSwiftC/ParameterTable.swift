@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import TNSwift
 
 /// The C strings and shape arrays a layer or convolution handle hands out for its parameters
 /// (one entry per parameter, the bias last as "bias"), allocated once so the pointers stay
@@ -30,6 +31,18 @@ final class ParameterTable {
 
     /// The number of entries, the bias included.
     var count: Int { names.count }
+
+    /// The slot a `*_param_get` call writes entry `i` into, after checking both; `holds` ends
+    /// the out-of-range message ("this layer has 3 parameters").
+    /// - Throws: `TNError.value` for an index out of range, `ABIError.null` for no slot.
+    func slot(_ i: Int64, _ param: UnsafeMutableRawPointer?, holds: @autoclosure () -> String) throws
+        -> (index: Int, slot: UnsafeMutablePointer<CLayerParam>) {
+        guard i >= 0, i < Int64(count) else {
+            throw TNError.value("parameter index \(i) is out of range: \(holds())")
+        }
+        guard let param else { throw ABIError.null("param") }
+        return (Int(i), param.assumingMemoryBound(to: CLayerParam.self))
+    }
 
     /// Entry `i` as a `tn_layer_param` over the given value and gradient buffers.
     func entry<T>(_ i: Int, data: UnsafeMutableBufferPointer<T>, grad: UnsafeMutableBufferPointer<T>) -> CLayerParam {

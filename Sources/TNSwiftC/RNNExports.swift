@@ -132,11 +132,7 @@ private func rnnParameter<T>(_ l: TTRecurrentLayer<T>, _ h: RNNHandle, _ i: Int)
 public func tn_rnn_param_get(_ rnn: UnsafeRawPointer?, _ i: Int64, _ param: UnsafeMutableRawPointer?) -> Int32 {
     ErrorState.guarded {
         let h = try RNNHandle.lookup(rnn)
-        guard i >= 0, i < Int64(h.table.count) else {
-            throw TNError.value("parameter index \(i) is out of range: this rnn has \(h.table.count) parameters")
-        }
-        guard let param else { throw ABIError.null("param") }
-        let p = param.assumingMemoryBound(to: CLayerParam.self)
+        let (_, p) = try h.table.slot(i, param, holds: "this rnn has \(h.table.count) parameters")
         switch h.layer {
         case .lstm32(let l): p.pointee = rnnParameter(l, h, Int(i))
         case .lstm64(let l): p.pointee = rnnParameter(l, h, Int(i))
