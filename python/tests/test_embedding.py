@@ -206,26 +206,28 @@ def test_bad_input_raises_clearly():
     with pytest.raises(tnswift.ArgumentError, match="forward"):
         nn.TTEmbedding(10, 4, rank=2).backward(np.zeros((1, 4), np.float32))
     layer([1, 2])
-    with pytest.raises(tnswift.ShapeError):
+    with pytest.raises(tnswift.ShapeError, match="dy has shape"):
         layer.backward(np.zeros((3, 4), np.float32))
     with pytest.raises(ValueError, match="NaN"):
         layer.backward(np.full((2, 4), np.nan, np.float32))
-    with pytest.raises(tnswift.DTypeError):
+    with pytest.raises(tnswift.DTypeError, match="dtype float64"):
         layer.backward(np.zeros((2, 4), np.float64))
-    for kwargs in [dict(rank=0), dict(row_modes=(3, 3)), dict(col_modes=(3, 2)), dict(padding_idx=10),
-                   dict(n_modes=0), dict(mode="max"), dict(std=-1.0)]:
-        with pytest.raises((ValueError, TypeError)):
+    for kwargs, message in [(dict(rank=0), "rank must be at least 1"), (dict(row_modes=(3, 3)), "cover 9 rows"),
+                            (dict(col_modes=(3, 2)), "multiply to 6, not embedding_dim"),
+                            (dict(padding_idx=10), "padding_idx 10 is not a row"), (dict(n_modes=0), "n_modes must be"),
+                            (dict(mode="max"), "mode must be None"), (dict(std=-1.0), "std must be finite")]:
+        with pytest.raises((ValueError, TypeError), match=message):
             nn.TTEmbedding(10, 4, **{"rank": 2, "n_modes": 2, **kwargs})
     bags = nn.TTEmbedding(10, 4, rank=2, n_modes=2, mode="sum")
     with pytest.raises(ValueError, match="offsets"):
         bags([1, 2, 3], [1])
     with pytest.raises(ValueError, match="offsets"):
         bags([1, 2, 3], [0, 4])
-    with pytest.raises(tnswift.ShapeError):
+    with pytest.raises(tnswift.ShapeError, match="bags need 2-D indices"):
         bags([1, 2, 3])
-    with pytest.raises(tnswift.ArgumentError):
+    with pytest.raises(tnswift.ArgumentError, match="offsets are for bags"):
         layer([1], [0])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="exactly one of rank or eps"):
         nn.TTEmbedding.from_dense(np.zeros((4, 4)), rank=1, eps=0.1)
 
 
