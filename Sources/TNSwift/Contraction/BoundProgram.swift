@@ -47,6 +47,10 @@ final class BoundProgram<T: BLASScalar> {
 
     deinit { bases.deallocate() }
 
+    /// Nanoseconds spent in each instruction, and runs timed (`TNSWIFT_PROFILE`).
+    var profile: [Double] = []
+    var profiledRuns = 0
+
     /// Set TNSWIFT_TRACE=1 to print every program as it is bound (for developers).
     static var trace: Bool { getenv("TNSWIFT_TRACE").map { String(cString: $0) == "1" } ?? false }
 
@@ -60,9 +64,17 @@ final class BoundProgram<T: BLASScalar> {
     /// Runs the instructions over the slot table (caller slots already filled). Returns false
     /// when the thread's `InterruptCheck` stopped it part-way.
     func run() -> Bool {
+        if BoundProgram.profiling { return runProfiled() }
         let check = InterruptCheck.current
         for instruction in instructions {
             if let check, check.requested { return false }
+            perform(instruction)
+        }
+        return true
+    }
+
+    /// Runs one instruction over the slot table.
+    func perform(_ instruction: PlanInstruction) {
             switch instruction {
             case .transfer(let sizes, let src, let ss, let dst, let ds):
                 TensorKernels.transfer(sizes: sizes, src: bases[src], srcStrides: ss, dst: bases[dst], dstStrides: ds, accumulate: false)
@@ -74,8 +86,6 @@ final class BoundProgram<T: BLASScalar> {
             case .gemm(let g):
                 runGemm(g)
             }
-        }
-        return true
     }
 
     private func runGemm(_ g: GemmCall) {

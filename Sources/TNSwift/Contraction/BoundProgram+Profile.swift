@@ -1,0 +1,42 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Set once per process: `TNSWIFT_PROFILE=1` times every instruction (for developers).
+let boundProgramProfiling = getenv("TNSWIFT_PROFILE").map { String(cString: $0) == "1" } ?? false
+
+extension BoundProgram {
+    /// Set TNSWIFT_PROFILE=1 to time every instruction and print the mean time per instruction
+    /// every `profileReportEvery` runs of a program (which copies and GEMMs a plan's time goes to).
+    static var profiling: Bool { boundProgramProfiling }
+    static var profileReportEvery: Int { 200 }
+
+    /// `run` with a clock read around every instruction.
+    func runProfiled() -> Bool {
+        if profile.count != instructions.count { profile = [Double](repeating: 0, count: instructions.count) }
+        let check = InterruptCheck.current
+        for (i, instruction) in instructions.enumerated() {
+            if let check, check.requested { return false }
+            let start = BoundProgram.nanoseconds()
+            perform(instruction)
+            profile[i] += BoundProgram.nanoseconds() - start
+        }
+        profiledRuns += 1
+        if profiledRuns % BoundProgram.profileReportEvery == 0 {
+            print("tnswift: profile of a bound program, mean of \(profiledRuns) runs")
+            for (i, instruction) in instructions.enumerated() {
+                let microseconds = (profile[i] / Double(profiledRuns) / 100).rounded() / 10
+                print("  \(microseconds) us  \(instruction)")
+            }
+        }
+        return true
+    }
+
+    static func nanoseconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) * 1e9 + Double(t.tv_nsec)
+    }
+}
