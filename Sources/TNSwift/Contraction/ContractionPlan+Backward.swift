@@ -37,14 +37,19 @@ extension ContractionPlan {
                 let node = n + s
                 guard needs[node], let dC = dLayouts[node] else { continue }
                 for (p, q) in [(x, y), (y, x)] where needs[p] {
-                    let target: StepBinder.Target
                     if p < n {
-                        target = .fixed(grads[p]!)
+                        dLayouts[p] = try binder.bindPair(dC, layouts[q]!, .fixed(grads[p]!))
                     } else {
-                        target = .free(slot: dnodeSlot(p), labels: nodeLabels[p]!)
                         extra.append((dnodeSlot(p), Swift.max(1, nodeLabels[p]!.reduce(1) { $0 * labelSizes[$1] })))
+                        // The gradient of intermediate p is read by the backward of the step that made p.
+                        let (px, py) = path.steps[p - n]
+                        let readers = [(px, py), (py, px)].filter { needs[$0.0] }.map { g, other in
+                            StepBinder.Reader(intermediateFirst: true, other: layouts[other]!,
+                                              target: g < n ? .fixed(grads[g]!) : .free(slot: dnodeSlot(g), labels: nodeLabels[g]!))
+                        }
+                        dLayouts[p] = try binder.bindIntermediate(dC, layouts[q]!, slot: dnodeSlot(p),
+                                                                  labels: nodeLabels[p]!, readers: readers)
                     }
-                    dLayouts[p] = try binder.bindPair(dC, layouts[q]!, target)
                 }
                 layouts[node] = nil
             }

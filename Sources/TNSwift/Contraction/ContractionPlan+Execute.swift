@@ -46,13 +46,31 @@ extension ContractionPlan {
             for (s, (x, y)) in path.steps.enumerated() {
                 let node = operandCount + s
                 if s == last { lastStepStart = binder.instructions.count }
-                let target: StepBinder.Target = s == last ? .fixed(out) : .free(slot: nodeSlot(node), labels: nodeLabels[node]!)
-                layouts[node] = try binder.bindPair(layouts[x]!, layouts[y]!, target)
+                if s == last {
+                    layouts[node] = try binder.bindPair(layouts[x]!, layouts[y]!, .fixed(out))
+                } else {
+                    layouts[node] = try binder.bindIntermediate(layouts[x]!, layouts[y]!, slot: nodeSlot(node),
+                                                                labels: nodeLabels[node]!, readers: [reader(of: node, layouts, out)])
+                }
             }
         }
         return BoundProgram(instructions: binder.instructions, owned: try ownedBuffers(binder),
                             slotCount: binder.nextSlot, nodeLayouts: layouts, key: operandStrides + [outStrides],
                             lastStepStart: lastStepStart, nodeBuffers: slotBuffers, copies: binder.copies)
+    }
+
+    /// The forward step that reads intermediate `node`. Its other operand, when that is a later
+    /// intermediate, is taken as contiguous in its label order (its layout is not chosen yet).
+    /// (The backward's reads are left out: weighing them made W4's training step slower.)
+    func reader(of node: Int, _ layouts: [Int: SlotLayout], _ out: SlotLayout) -> StepBinder.Reader {
+        let s = path.steps.firstIndex { $0.0 == node || $0.1 == node }!
+        let (x, y) = path.steps[s]
+        let other = x == node ? y : x
+        let otherLayout = layouts[other]
+            ?? .contiguous(slot: nodeSlot(other), labels: nodeLabels[other]!, sizes: labelSizes)
+        let target: StepBinder.Target = s == path.steps.count - 1
+            ? .fixed(out) : .free(slot: nodeSlot(operandCount + s), labels: nodeLabels[operandCount + s]!)
+        return StepBinder.Reader(intermediateFirst: x == node, other: otherLayout, target: target)
     }
 
     /// Intermediates keyed by their slot.

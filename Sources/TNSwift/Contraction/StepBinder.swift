@@ -126,7 +126,8 @@ struct StepBinder {
         return nil
     }
 
-    private func sorted(_ group: [Int], by t: SlotLayout?) -> [Int] {
+    /// `group` ordered by its strides in `t`, largest first (the order a GEMM group fuses in).
+    func sorted(_ group: [Int], by t: SlotLayout?) -> [Int] {
         guard let t else { return group }
         return group.sorted { abs(t.stride(of: $0) ?? 0) > abs(t.stride(of: $1) ?? 0) }
     }
