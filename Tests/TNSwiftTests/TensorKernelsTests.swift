@@ -1,0 +1,102 @@
+import XCTest
+@testable import TNSwift
+
+final class TensorKernelsTests: XCTestCase {
+    /// Moves `shape` (source strides `srcStrides`, offset `srcBase`) into a destination laid out
+    /// contiguously in the order `perm`, with `transfer` and with a plain index loop.
+    func checkPermute(_ shape: [Int], perm: [Int], reverse: Int? = nil, accumulate: Bool = false,
+                      file: StaticString = #filePath, line: UInt = #line) {
+        let count = shape.reduce(1, *)
+        var rng = TestRandom(state: UInt64(count &+ perm.count))
+        let source = rng.array(count)
+        var srcStrides = StridedView<Double>.contiguousStrides(shape)
+        var srcOffset = 0
+        if let r = reverse {
+            srcOffset = (shape[r] - 1) * srcStrides[r]
+            srcStrides[r] = -srcStrides[r]
+        }
+        let permutedStrides = StridedView<Double>.contiguousStrides(perm.map { shape[$0] })
+        var dstStrides = [Int](repeating: 0, count: shape.count)
+        for (position, d) in perm.enumerated() { dstStrides[d] = permutedStrides[position] }
+        let initial = rng.array(count)
+        var got = initial, want = initial
+        var index = [Int](repeating: 0, count: shape.count)
+        for _ in 0..<count {
+            var s = srcOffset, t = 0
+            for d in shape.indices { s += index[d] * srcStrides[d]; t += index[d] * dstStrides[d] }
+            want[t] = accumulate ? want[t] + source[s] : source[s]
+            var d = shape.count - 1
+            while d >= 0 { index[d] += 1; if index[d] < shape[d] { break }; index[d] = 0; d -= 1 }
+        }
+        source.withUnsafeBufferPointer { src in
+            got.withUnsafeMutableBufferPointer { dst in
+                TensorKernels.transfer(sizes: shape, src: src.baseAddress! + srcOffset, srcStrides: srcStrides,
+                                       dst: dst.baseAddress!, dstStrides: dstStrides, accumulate: accumulate)
+            }
+        }
+        XCTAssertEqual(got, want, "\(shape) perm \(perm) reverse \(String(describing: reverse)) accumulate \(accumulate)",
+                       file: file, line: line)
+    }
+
+    func testPermutesOfManySmallDimensions() {
+        // W1's weight-gradient permutes (short innermost runs go through offset tables).
+        checkPermute([8, 2, 8, 2, 8, 2, 8, 2], perm: [0, 2, 4, 6, 1, 3, 5, 7])
+        checkPermute([8, 2, 8, 2, 8, 2, 8, 2], perm: [1, 3, 5, 7, 0, 2, 4, 6])
+        checkPermute([3, 2, 5, 2, 7], perm: [4, 2, 0, 3, 1], reverse: 2)
+        checkPermute([2, 3, 2, 3, 2, 3], perm: [5, 3, 1, 4, 2, 0], accumulate: true)
+    }
+
+    func testTransposesAndContiguousRuns() {
+        // Transposes with a long write run and a contiguous read (copied in strips).
+        checkPermute([32, 256, 32], perm: [0, 2, 1])
+        checkPermute([64, 32, 32, 2], perm: [0, 2, 3, 1])
+        checkPermute([17, 45], perm: [1, 0])
+        checkPermute([40, 33], perm: [1, 0], reverse: 0)
+        // Contiguous runs of every length (memmove).
+        checkPermute([5, 3, 7], perm: [1, 0, 2])
+        checkPermute([4, 6, 70], perm: [1, 0, 2], reverse: 1)
+    }
+
+    func testRandomPermutes() {
+        var rng = TestRandom(state: 42)
+        for _ in 0..<60 {
+            let rank = rng.int(2...7)
+            var shape = (0..<rank).map { _ in rng.int(1...9) }
+            while shape.reduce(1, *) > 40_000 { shape[shape.firstIndex(of: shape.max()!)!] /= 2 }
+            var perm = Array(0..<rank)
+            for i in stride(from: rank - 1, to: 0, by: -1) { perm.swapAt(i, rng.int(0...i)) }
+            checkPermute(shape, perm: perm, reverse: rng.int(0...1) == 0 ? rng.int(0...(rank - 1)) : nil,
+                         accumulate: rng.int(0...3) == 0)
+        }
+    }
+
+    /// W4's first step writes its result in the order the second step reads it (batch, i, k,
+    /// b), so the forward program copies no intermediate.
+    func testIntermediateIsLaidOutForItsReader() throws {
+        let (n, m, r) = (64, 32, 2)
+        let shapes = [[n, m, m], [m, m, r], [m, m, r]]
+        var rng = TestRandom(state: 7)
+        let ops = shapes.map { rng.array($0.reduce(1, *)) }
+        let (x, a, b) = (ops[0], ops[1], ops[2])
+        let e = try EinsumParser.parse("nij,aik,bjk->nab", ndims: [3, 3, 3])
+        let plan = try ContractionPlan<Double>(expression: e, shapes: shapes, strategy: .auto)
+        let got = try runPlan(plan, ops)
+        // The same two steps as loops: t[z,i,q,k] = Σ_j x[z,i,j] b[q,j,k]; out = Σ_ik a[p,i,k] t[z,i,q,k].
+        var t = [Double](repeating: 0, count: n * m * m * r)
+        for z in 0..<n { for i in 0..<m { for q in 0..<m { for k in 0..<r {
+            var s = 0.0
+            for j in 0..<m { s += x[(z * m + i) * m + j] * b[(q * m + j) * r + k] }
+            t[((z * m + i) * m + q) * r + k] = s
+        } } } }
+        var want = [Double](repeating: 0, count: n * m * m)
+        for z in 0..<n { for p in 0..<m { for q in 0..<m {
+            var s = 0.0
+            for i in 0..<m { for k in 0..<r { s += a[(p * m + i) * r + k] * t[((z * m + i) * m + q) * r + k] } }
+            want[(z * m + p) * m + q] = s
+        } } }
+        XCTAssertLessThan(maxRelativeError(got, want), 1e-12)
+        var copied = 0
+        for case .transfer(let sizes, _, _, _, _) in plan.forward!.instructions { copied += sizes.reduce(1, *) }
+        XCTAssertLessThanOrEqual(copied, 2 * m * m * r, "the cores may be copied, not the \(n * m * m * r)-element intermediate")
+    }
+}
