@@ -75,17 +75,17 @@ final class BoundProgram<T: BLASScalar> {
 
     /// Runs one instruction over the slot table.
     func perform(_ instruction: PlanInstruction) {
-            switch instruction {
-            case .transfer(let sizes, let src, let ss, let dst, let ds):
-                TensorKernels.transfer(sizes: sizes, src: bases[src], srcStrides: ss, dst: bases[dst], dstStrides: ds, accumulate: false)
-            case .zero(let dst, let sizes, let strides):
-                TensorKernels.fill(sizes: sizes, dst: bases[dst], strides: strides, value: 0)
-            case .direct(let outSizes, let sumSizes, let operands, let strides, let out, let outStrides):
-                TensorKernels.direct(outSizes: outSizes, sumSizes: sumSizes, operands: operands, bases: bases,
-                                     operandStrides: strides, out: bases[out], outStrides: outStrides)
-            case .gemm(let g):
-                runGemm(g)
-            }
+        switch instruction {
+        case .transfer(let sizes, let src, let ss, let dst, let ds):
+            TensorKernels.transfer(sizes: sizes, src: bases[src], srcStrides: ss, dst: bases[dst], dstStrides: ds, accumulate: false)
+        case .zero(let dst, let sizes, let strides):
+            TensorKernels.fill(sizes: sizes, dst: bases[dst], strides: strides, value: 0)
+        case .direct(let outSizes, let sumSizes, let operands, let strides, let out, let outStrides):
+            TensorKernels.direct(outSizes: outSizes, sumSizes: sumSizes, operands: operands, bases: bases,
+                                 operandStrides: strides, out: bases[out], outStrides: outStrides)
+        case .gemm(let g):
+            runGemm(g)
+        }
     }
 
     private func runGemm(_ g: GemmCall) {
