@@ -8,27 +8,32 @@ import Darwin
 let boundProgramProfiling = getenv("TNSWIFT_PROFILE").map { String(cString: $0) == "1" } ?? false
 
 extension BoundProgram {
-    /// Set TNSWIFT_PROFILE=1 to time every instruction and print the mean time per instruction
+    /// Set TNSWIFT_PROFILE=1 to time every instruction and print the mean and the fastest time per instruction
     /// every `profileReportEvery` runs of a program (which copies and GEMMs a plan's time goes to).
     static var profiling: Bool { boundProgramProfiling }
     static var profileReportEvery: Int { 200 }
 
     /// `run` with a clock read around every instruction.
     func runProfiled() -> Bool {
-        if profile.count != instructions.count { profile = [Double](repeating: 0, count: instructions.count) }
+        if profile.count != instructions.count {
+            profile = [Double](repeating: 0, count: instructions.count)
+            profileFastest = [Double](repeating: .infinity, count: instructions.count)
+        }
         let check = InterruptCheck.current
         for (i, instruction) in instructions.enumerated() {
             if let check, check.requested { return false }
             let start = BoundProgram.nanoseconds()
             perform(instruction)
-            profile[i] += BoundProgram.nanoseconds() - start
+            let elapsed = BoundProgram.nanoseconds() - start
+            profile[i] += elapsed
+            profileFastest[i] = Swift.min(profileFastest[i], elapsed)
         }
         profiledRuns += 1
         if profiledRuns % BoundProgram.profileReportEvery == 0 {
-            print("tnswift: profile of a bound program, mean of \(profiledRuns) runs")
+            print("tnswift: profile of a bound program, mean and fastest of \(profiledRuns) runs")
+            let us = { (ns: Double) in (ns / 100).rounded() / 10 }
             for (i, instruction) in instructions.enumerated() {
-                let microseconds = (profile[i] / Double(profiledRuns) / 100).rounded() / 10
-                print("  \(microseconds) us  \(instruction)")
+                print("  \(us(profile[i] / Double(profiledRuns))) us (\(us(profileFastest[i])))  \(instruction)")
             }
         }
         return true

@@ -49,6 +49,7 @@ final class BoundProgram<T: BLASScalar> {
 
     /// Nanoseconds spent in each instruction, and runs timed (`TNSWIFT_PROFILE`).
     var profile: [Double] = []
+    var profileFastest: [Double] = []
     var profiledRuns = 0
 
     /// Set TNSWIFT_TRACE=1 to print every program as it is bound (for developers).
