@@ -44,6 +44,13 @@ final class TensorKernelsTests: XCTestCase {
         checkPermute([8, 2, 8, 2, 8, 2, 8, 2], perm: [1, 3, 5, 7, 0, 2, 4, 6])
         checkPermute([3, 2, 5, 2, 7], perm: [4, 2, 0, 3, 1], reverse: 2)
         checkPermute([2, 3, 2, 3, 2, 3], perm: [5, 3, 1, 4, 2, 0], accumulate: true)
+        // Short contiguous runs moved whole through the tables: W5b's TT-chain permutes (runs of
+        // 4), and runs of 2, 8 and an odd length.
+        checkPermute([224, 8, 4, 4], perm: [2, 1, 0, 3])
+        checkPermute([4, 4, 2, 7, 4, 4, 4], perm: [4, 2, 3, 0, 1, 5, 6])
+        checkPermute([9, 5, 7, 2], perm: [2, 0, 1, 3])
+        checkPermute([3, 6, 5, 8], perm: [1, 2, 0, 3], reverse: 1)
+        checkPermute([6, 4, 5, 11], perm: [2, 1, 0, 3])
     }
 
     func testTransposesAndContiguousRuns() {

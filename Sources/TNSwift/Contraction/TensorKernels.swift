@@ -80,88 +80,106 @@ enum TensorKernels {
         let third = d > 2 && n0 &* n1 < 256
         let n2 = third ? n[d - 3] : 1, s2 = third ? ss[d - 3] : 0, t2 = third ? ds[d - 3] : 0
         let outer = d - (third ? 3 : 2)
-        var idx = [Int](repeating: 0, count: outer)
-        var so = 0, dof = 0
-        while true {
-          for i2 in 0..<n2 {
-            let blockSource = so &+ i2 &* s2, blockDestination = dof &+ i2 &* t2
-            // Copies with a very short innermost run are unrolled: the loop overhead would
-            // otherwise cost more than the data movement (e.g. moving pairs in W4's permute).
-            if !add && n1 <= 4 {
-                var sp = src + blockSource, tp = dst + blockDestination
-                switch n1 {
-                case 1:
-                    for _ in 0..<n0 { tp[0] = sp[0]; sp += s0; tp += t0 }
-                case 2:
-                    for _ in 0..<n0 { tp[0] = sp[0]; tp[t1] = sp[s1]; sp += s0; tp += t0 }
-                case 3:
-                    for _ in 0..<n0 { tp[0] = sp[0]; tp[t1] = sp[s1]; tp[2 &* t1] = sp[2 &* s1]; sp += s0; tp += t0 }
-                default:
-                    for _ in 0..<n0 {
-                        tp[0] = sp[0]; tp[t1] = sp[s1]; tp[2 &* t1] = sp[2 &* s1]; tp[3 &* t1] = sp[3 &* s1]
-                        sp += s0; tp += t0
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: Swift.max(outer, 1)) { buffer in
+            let idx = buffer.baseAddress!
+            idx.initialize(repeating: 0, count: outer)
+            var so = 0, dof = 0
+            repeat {
+                for i2 in 0..<n2 {
+                    let blockSource = so &+ i2 &* s2, blockDestination = dof &+ i2 &* t2
+                    // Copies with a very short innermost run are unrolled: the loop overhead would
+                    // otherwise cost more than the data movement (e.g. moving pairs in W4's permute).
+                    if !add && n1 <= 4 {
+                        var sp = src + blockSource, tp = dst + blockDestination
+                        switch n1 {
+                        case 1:
+                            for _ in 0..<n0 { tp[0] = sp[0]; sp += s0; tp += t0 }
+                        case 2:
+                            for _ in 0..<n0 { tp[0] = sp[0]; tp[t1] = sp[s1]; sp += s0; tp += t0 }
+                        case 3:
+                            for _ in 0..<n0 { tp[0] = sp[0]; tp[t1] = sp[s1]; tp[2 &* t1] = sp[2 &* s1]; sp += s0; tp += t0 }
+                        default:
+                            for _ in 0..<n0 {
+                                tp[0] = sp[0]; tp[t1] = sp[s1]; tp[2 &* t1] = sp[2 &* s1]; tp[3 &* t1] = sp[3 &* s1]
+                                sp += s0; tp += t0
+                            }
+                        }
+                    } else {
+                        transferInner(n0: n0, s0: s0, t0: t0, n1: n1, s1: s1, t1: t1, src: src + blockSource,
+                                      dst: dst + blockDestination, add: add)
                     }
                 }
-            } else {
-                transferInner(n0: n0, s0: s0, t0: t0, n1: n1, s1: s1, t1: t1, src: src + blockSource,
-                              dst: dst + blockDestination, add: add)
-            }
-          }
-            var k = outer - 1
-            while k >= 0 {
-                idx[k] &+= 1
-                so &+= ss[k]; dof &+= ds[k]
-                if idx[k] < n[k] { break }
-                so &-= ss[k] &* n[k]; dof &-= ds[k] &* n[k]
-                idx[k] = 0
-                k -= 1
-            }
-            if k < 0 { return }
+            } while advance(idx, sizes: n, ss, &so, ds, &dof, dimensions: 0..<outer)
         }
     }
 
     /// Innermost runs shorter than this are copied through offset tables.
     static let shortRun = 16
-    /// Elements per tabulated block (the two tables stay in L1).
+    /// Entries of a tabulated block (the two tables, 16 KiB, stay in L1).
     static let tabulatedBlock = 1024
 
     /// Copies whose innermost runs are short (permutes of many small dimensions, such as a
-    /// TT weight's 2×2×… gradient): the source and destination offsets of a block of inner
-    /// dimensions are tabulated once, and each block is then one loop over the tables. Nested
-    /// loops of two to eight iterations cost more than the moves (3.6 ns an element before).
+    /// TT weight's 2×2×… gradient, or a TT chain's intermediates moved in runs of 4): where
+    /// each element (or each run, when the innermost dimension is contiguous on both sides)
+    /// of a block of inner dimensions starts is tabulated once, and each block is then one
+    /// loop over the tables. Nested loops of two to eight iterations cost more than the moves
+    /// (3.6 ns an element before).
     private static func transferTabulated<T: BLASScalar>(n: [Int], ss: [Int], ds: [Int], src: UnsafePointer<T>,
                                                         dst: UnsafeMutablePointer<T>) {
         let d = n.count
-        var first = d - 1, block = n[d - 1]
-        while first > 0 && block &* n[first - 1] <= tabulatedBlock { first -= 1; block &*= n[first] }
-        let sourceOffsets = UnsafeMutablePointer<Int>.allocate(capacity: block)
-        let destinationOffsets = UnsafeMutablePointer<Int>.allocate(capacity: block)
-        defer { sourceOffsets.deallocate(); destinationOffsets.deallocate() }
-        var idx = [Int](repeating: 0, count: d)
-        var so = 0, dof = 0
-        for e in 0..<block {
-            sourceOffsets[e] = so; destinationOffsets[e] = dof
-            var k = d - 1
-            while k >= first {
-                idx[k] &+= 1; so &+= ss[k]; dof &+= ds[k]
-                if idx[k] < n[k] { break }
-                so &-= ss[k] &* n[k]; dof &-= ds[k] &* n[k]; idx[k] = 0
-                k -= 1
+        let run = ss[d - 1] == 1 && ds[d - 1] == 1 ? n[d - 1] : 1
+        let tabulated = run > 1 ? d - 1 : d
+        var first = tabulated, entries = 1
+        while first > 0 && entries &* n[first - 1] <= tabulatedBlock { first -= 1; entries &*= n[first] }
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 &* entries &+ d) { buffer in
+            let sourceOffsets = buffer.baseAddress!, destinationOffsets = sourceOffsets + entries
+            let idx = destinationOffsets + entries
+            idx.initialize(repeating: 0, count: d)
+            var so = 0, dof = 0
+            for e in 0..<entries {
+                sourceOffsets[e] = so; destinationOffsets[e] = dof
+                _ = advance(idx, sizes: n, ss, &so, ds, &dof, dimensions: first..<tabulated)
             }
+            // The table's odometer wrapped around: so and dof are back at 0.
+            repeat {
+                let sp = src + so, tp = dst + dof
+                switch run {
+                case 1: for e in 0..<entries { tp[destinationOffsets[e]] = sp[sourceOffsets[e]] }
+                case 2: copyRuns(of: 2, entries, sourceOffsets, destinationOffsets, sp, tp)
+                case 4: copyRuns(of: 4, entries, sourceOffsets, destinationOffsets, sp, tp)
+                case 8: copyRuns(of: 8, entries, sourceOffsets, destinationOffsets, sp, tp)
+                default: copyRuns(of: run, entries, sourceOffsets, destinationOffsets, sp, tp)
+                }
+            } while advance(idx, sizes: n, ss, &so, ds, &dof, dimensions: 0..<first)
         }
-        so = 0; dof = 0
-        while true {
-            let sp = src + so, tp = dst + dof
-            for e in 0..<block { tp[destinationOffsets[e]] = sp[sourceOffsets[e]] }
-            var k = first - 1
-            while k >= 0 {
-                idx[k] &+= 1; so &+= ss[k]; dof &+= ds[k]
-                if idx[k] < n[k] { break }
-                so &-= ss[k] &* n[k]; dof &-= ds[k] &* n[k]; idx[k] = 0
-                k -= 1
-            }
-            if k < 0 { return }
+    }
+
+    /// Moves `entries` runs of `length` elements; inlined with a constant length, each run is
+    /// a few vector moves.
+    @inline(__always)
+    private static func copyRuns<T>(of length: Int, _ entries: Int, _ sourceOffsets: UnsafePointer<Int>,
+                                    _ destinationOffsets: UnsafePointer<Int>, _ src: UnsafePointer<T>,
+                                    _ dst: UnsafeMutablePointer<T>) {
+        for e in 0..<entries {
+            let sp = src + sourceOffsets[e], tp = dst + destinationOffsets[e]
+            for j in 0..<length { tp[j] = sp[j] }
         }
+    }
+
+    /// One step of an odometer over `dimensions` of `sizes` (the last fastest), moving the
+    /// offsets `a` and `b` by their strides. False when every index wrapped back to 0 (the
+    /// offsets are then back where they started).
+    @inline(__always)
+    static func advance(_ idx: UnsafeMutablePointer<Int>, sizes: [Int], _ sa: [Int], _ a: inout Int, _ sb: [Int],
+                        _ b: inout Int, dimensions: Range<Int>) -> Bool {
+        var k = dimensions.upperBound - 1
+        while k >= dimensions.lowerBound {
+            idx[k] &+= 1; a &+= sa[k]; b &+= sb[k]
+            if idx[k] < sizes[k] { return true }
+            a &-= sa[k] &* sizes[k]; b &-= sb[k] &* sizes[k]; idx[k] = 0
+            k -= 1
+        }
+        return false
     }
 
     /// The two innermost loops of `transfer`.
@@ -203,18 +221,12 @@ enum TensorKernels {
     /// Writes `value` to every element of a strided view.
     static func fill<T: BLASScalar>(sizes: [Int], dst: UnsafeMutablePointer<T>, strides: [Int], value: T) {
         if sizes.contains(0) { return }
-        var idx = [Int](repeating: 0, count: sizes.count)
-        var off = 0
-        while true {
-            dst[off] = value
-            var k = sizes.count - 1
-            while k >= 0 {
-                idx[k] &+= 1; off &+= strides[k]
-                if idx[k] < sizes[k] { break }
-                off &-= strides[k] &* sizes[k]; idx[k] = 0
-                k -= 1
-            }
-            if k < 0 { return }
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: Swift.max(sizes.count, 1)) { buffer in
+            let idx = buffer.baseAddress!
+            idx.initialize(repeating: 0, count: sizes.count)
+            var off = 0, unused = 0
+            repeat { dst[off] = value } while advance(idx, sizes: sizes, strides, &off, strides, &unused,
+                                                     dimensions: 0..<sizes.count)
         }
     }
 
