@@ -77,6 +77,78 @@ final class TensorKernelsTests: XCTestCase {
         }
     }
 
+    /// `TensorKernels.direct` on two operands against a plain index loop. `aLabels`, `bLabels`
+    /// and `outLabels` are orders (outermost first) of contiguous layouts; labels of neither
+    /// output are summed.
+    func checkDirect(sizes: [Int], aLabels: [Int], bLabels: [Int], outLabels: [Int],
+                     file: StaticString = #filePath, line: UInt = #line) {
+        let sumLabels = sizes.indices.filter { !outLabels.contains($0) }
+        let order = outLabels + sumLabels
+        let strides = { (labels: [Int]) -> [Int] in
+            let contiguous = StridedView<Double>.contiguousStrides(labels.map { sizes[$0] })
+            return order.map { l in labels.firstIndex(of: l).map { contiguous[$0] } ?? 0 }
+        }
+        var rng = TestRandom(state: UInt64(sizes.reduce(1, *) &+ 7 &* order.count))
+        var a = rng.array(aLabels.reduce(1) { $0 * sizes[$1] }), b = rng.array(bLabels.reduce(1) { $0 * sizes[$1] })
+        let (sa, sb, so) = (strides(aLabels), strides(bLabels), strides(outLabels))
+        let outCount = outLabels.reduce(1) { $0 * sizes[$1] }
+        var want = [Double](repeating: 0, count: outCount)
+        var index = [Int](repeating: 0, count: order.count)
+        for _ in 0..<order.reduce(1, { $0 * sizes[$1] }) {
+            var (i, j, o) = (0, 0, 0)
+            for d in order.indices { i += index[d] * sa[d]; j += index[d] * sb[d]; o += index[d] * so[d] }
+            want[o] += a[i] * b[j]
+            var d = order.count - 1
+            while d >= 0 { index[d] += 1; if index[d] < sizes[order[d]] { break }; index[d] = 0; d -= 1 }
+        }
+        var got = [Double](repeating: .nan, count: outCount)
+        a.withUnsafeMutableBufferPointer { pa in
+            b.withUnsafeMutableBufferPointer { pb in
+                got.withUnsafeMutableBufferPointer { po in
+                    var bases = [pa.baseAddress!, pb.baseAddress!]
+                    bases.withUnsafeMutableBufferPointer { table in
+                        TensorKernels.direct(outSizes: outLabels.map { sizes[$0] }, sumSizes: sumLabels.map { sizes[$0] },
+                                             operands: [0, 1], bases: table.baseAddress!, operandStrides: [sa, sb],
+                                             out: po.baseAddress!, outStrides: so)
+                    }
+                }
+            }
+        }
+        for (g, w) in zip(got, want) {
+            XCTAssertEqual(g, w, accuracy: 1e-12 * Swift.max(1, abs(w)),
+                           "sizes \(sizes) a \(aLabels) b \(bLabels) out \(outLabels)", file: file, line: line)
+        }
+    }
+
+    func testDirectLoops() {
+        // W2's Khatri–Rao steps with the rank innermost (rows that vectorise): an outer
+        // product, and sums around an accumulated row.
+        let (r, a, b, c) = (0, 1, 2, 3)
+        checkDirect(sizes: [100, 4, 4, 16], aLabels: [a, b, r], bLabels: [c, r], outLabels: [a, b, c, r])
+        checkDirect(sizes: [100, 4, 4, 16], aLabels: [a, b, c, r], bLabels: [a, b, r], outLabels: [c, r])
+        // The same with the rank outermost (strided), and a contiguous dot product.
+        checkDirect(sizes: [100, 4, 4, 16], aLabels: [r, a, b], bLabels: [c, r], outLabels: [r, a, b, c])
+        checkDirect(sizes: [100, 4, 4, 16], aLabels: [r, a, b, c], bLabels: [r, a, b], outLabels: [c, r])
+        checkDirect(sizes: [9, 37, 5], aLabels: [0, 1, 2], bLabels: [0, 1, 2], outLabels: [0, 2])
+        checkDirect(sizes: [6, 23], aLabels: [0, 1], bLabels: [1], outLabels: [0])
+        var rng = TestRandom(state: 7)
+        for _ in 0..<80 {
+            let count = rng.int(1...5)
+            var sizes = (0..<count).map { _ in rng.int(1...9) }
+            while sizes.reduce(1, *) > 20_000 { sizes[sizes.firstIndex(of: sizes.max()!)!] /= 2 }
+            let shuffled = { (labels: [Int], rng: inout TestRandom) -> [Int] in
+                var l = labels
+                for i in stride(from: l.count - 1, to: 0, by: -1) { l.swapAt(i, rng.int(0...i)) }
+                return l
+            }
+            let all = Array(0..<count)
+            let outLabels = Array(shuffled(all, &rng).prefix(rng.int(1...count)))
+            let aLabels = shuffled(all.filter { _ in rng.int(0...3) > 0 }, &rng)
+            let bLabels = shuffled(all.filter { _ in rng.int(0...3) > 0 }, &rng)
+            checkDirect(sizes: sizes, aLabels: aLabels, bLabels: bLabels, outLabels: outLabels)
+        }
+    }
+
     /// W4's first step writes its result in the order the second step reads it (batch, i, k,
     /// b), so the forward program copies no intermediate.
     func testIntermediateIsLaidOutForItsReader() throws {

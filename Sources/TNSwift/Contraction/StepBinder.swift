@@ -69,7 +69,7 @@ struct StepBinder {
 
     /// Emits `out = Σ Π inputs` with all labels handled by loops. Returns the output layout.
     mutating func bindDirect(_ inputs: [SlotLayout], _ target: Target) -> SlotLayout {
-        let out = resolve(target, preferred: target.labels)
+        let out = resolve(target, preferred: innermostLast(target.labels, of: inputs))
         let outLabels = out.labels
         var all = Set(outLabels)
         var sumLabels: [Int] = []
@@ -79,6 +79,21 @@ struct StepBinder {
                                     operands: inputs.map(\.slot), operandStrides: inputs.map { $0.strides(over: order) },
                                     out: out.slot, outStrides: out.strides))
         return out
+    }
+
+    /// `labels` reordered so that the labels the inputs hold innermost (by stride rank) stay
+    /// innermost: a loop's output then runs along the dimension its inputs read contiguously
+    /// (the rank of a Khatri–Rao product), where `TensorKernels.direct` vectorises. Ties keep
+    /// the given order.
+    func innermostLast(_ labels: [Int], of inputs: [SlotLayout]) -> [Int] {
+        let depth = { (label: Int) -> Int in
+            inputs.compactMap { t -> Int? in
+                guard let s = t.stride(of: label) else { return nil }
+                return t.labels.filter { abs(t.stride(of: $0) ?? 0) < abs(s) }.count
+            }.min() ?? Int.max
+        }
+        let depths = labels.map(depth)
+        return labels.indices.sorted { depths[$0] != depths[$1] ? depths[$0] > depths[$1] : $0 < $1 }.map { labels[$0] }
     }
 
     /// Emits `out = transfer(input)`: permutation, sums over labels `out` lacks, broadcast

@@ -289,58 +289,135 @@ enum TensorKernels {
         }
     }
 
-    /// `direct` for two operands: out[o] = Σ_s a[o, s] · b[o, s], walking the output with an
-    /// odometer and running the innermost output dimension (no sums) or the innermost summed
-    /// dimension as a raw-pointer loop — the shape of Khatri–Rao products and small batched
-    /// contractions, where the generic loop's per-element bookkeeping dominated.
+    /// `direct` for two operands: out[o] = Σ_s a[o, s] · b[o, s] — the shape of Khatri–Rao
+    /// products and small batched contractions, where a generic loop's per-element bookkeeping
+    /// dominates. One dimension runs as a raw-pointer inner loop and an odometer walks the
+    /// rest. The inner dimension is chosen to vectorise: an output dimension along which out
+    /// is contiguous and a and b are contiguous or constant (summed dimensions then loop
+    /// around it and accumulate into out), else a summed dimension both operands read
+    /// contiguously (a dot product in four partial sums), else the innermost output (no sums)
+    /// or summed dimension as given.
     private static func directPair<T: BLASScalar>(outSizes: [Int], sumSizes: [Int], a: UnsafePointer<T>, b: UnsafePointer<T>,
                                                   aStrides: [Int], bStrides: [Int],
                                                   out: UnsafeMutablePointer<T>, outStrides: [Int]) {
-        let no = outSizes.count, ns = sumSizes.count
-        // Odometer dimensions: all output dims but the last when there is no sum, else all
-        // output dims and all sums but the last.
-        let outer = ns == 0 ? no - 1 : no
-        let sumOuter = Swift.max(ns - 1, 0)
-        let inner = ns == 0 ? outSizes[no - 1] : sumSizes[ns - 1]
-        let ia = ns == 0 ? aStrides[no - 1] : aStrides[no + ns - 1]
-        let ib = ns == 0 ? bStrides[no - 1] : bStrides[no + ns - 1]
-        let ic = ns == 0 ? outStrides[no - 1] : 0
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * (outer + sumOuter) + 1) { state in
-            let idx = state.baseAddress!, sa = idx + outer + sumOuter, sb = sa + outer + sumOuter, sc = sb + outer + sumOuter
-            let dims = outer + sumOuter
-            for k in 0..<dims {
-                idx[k] = 0
-                let d = k < outer ? k : no + (k - outer)
-                sa[k] = aStrides[d]; sb[k] = bStrides[d]
-                sc[k] = k < outer ? outStrides[k] : 0
+        let no = outSizes.count, ns = sumSizes.count, dims = no + ns
+        let size = { (d: Int) in d < no ? outSizes[d] : sumSizes[d - no] }
+        let inner = directInnerLoop(outSizes: outSizes, sumSizes: sumSizes, aStrides: aStrides, bStrides: bStrides,
+                                    outStrides: outStrides).dimension
+        let summing = inner >= no   // the inner loop sums (one output element per pass)
+        let accumulates = !summing && ns > 0   // summed dimensions loop around an output row
+        if accumulates {
+            fill(sizes: outSizes, dst: out, strides: outStrides, value: 0)
+        }
+        let length = size(inner), ia = aStrides[inner], ib = bStrides[inner], ic = summing ? 0 : outStrides[inner]
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 5 &* Swift.max(dims, 1)) { state in
+            // The outer dimensions: output dimensions first, summed ones inside them.
+            let idx = state.baseAddress!, n = idx + dims, sa = n + dims, sb = sa + dims, sc = sb + dims
+            var outer = 0
+            for d in 0..<dims where d != inner {
+                idx[outer] = 0; n[outer] = size(d); sa[outer] = aStrides[d]; sb[outer] = bStrides[d]
+                sc[outer] = d < no ? outStrides[d] : 0
+                outer += 1
             }
-            let size = { (k: Int) in k < outer ? outSizes[k] : sumSizes[k - outer] }
+            let outerOutputs = no - (summing ? 0 : 1)
             var offA = 0, offB = 0, offC = 0
             var acc: T = 0
             while true {
-                var pa = a + offA, pb = b + offB
-                if ns == 0 {
-                    var pc = out + offC
-                    for _ in 0..<inner { pc.pointee = pa.pointee * pb.pointee; pa += ia; pb += ib; pc += ic }
+                let pa = a + offA, pb = b + offB, pc = out + offC
+                if summing {
+                    acc += dotProduct(length, pa, ia, pb, ib)
                 } else {
-                    for _ in 0..<inner { acc += pa.pointee * pb.pointee; pa += ia; pb += ib }
+                    productRow(length, pa, ia, pb, ib, pc, ic, accumulate: accumulates)
                 }
-                // Advance the odometer; summed dimensions are innermost, so when one of them
-                // wraps past the first summed dimension the output element is complete.
-                var k = dims - 1
+                // Advance the summed dimensions; when they all wrap, an output element is
+                // complete (when the inner loop sums), then advance the output dimensions.
+                var k = outer - 1
+                var carried = true
+                while k >= outerOutputs {
+                    idx[k] &+= 1; offA &+= sa[k]; offB &+= sb[k]
+                    if idx[k] < n[k] { carried = false; break }
+                    offA &-= sa[k] &* n[k]; offB &-= sb[k] &* n[k]; idx[k] = 0
+                    k -= 1
+                }
+                if !carried { continue }
+                if summing { out[offC] = acc; acc = 0 }
                 while k >= 0 {
-                    if ns > 0 && k == outer - 1 {
-                        out[offC] = acc
-                        acc = 0
-                    }
-                    idx[k] &+= 1
-                    offA &+= sa[k]; offB &+= sb[k]; offC &+= sc[k]
-                    if idx[k] < size(k) { break }
-                    offA &-= sa[k] &* size(k); offB &-= sb[k] &* size(k); offC &-= sc[k] &* size(k)
-                    idx[k] = 0
+                    idx[k] &+= 1; offA &+= sa[k]; offB &+= sb[k]; offC &+= sc[k]
+                    if idx[k] < n[k] { break }
+                    offA &-= sa[k] &* n[k]; offB &-= sb[k] &* n[k]; offC &-= sc[k] &* n[k]; idx[k] = 0
                     k -= 1
                 }
                 if k < 0 { return }
+            }
+        }
+    }
+
+    /// The dimension (output dimensions, then summed ones) `directPair` runs as its inner
+    /// loop, and whether that loop vectorises (contiguous or constant operands).
+    static func directInnerLoop(outSizes: [Int], sumSizes: [Int], aStrides: [Int], bStrides: [Int],
+                                outStrides: [Int]) -> (dimension: Int, vectorised: Bool) {
+        let no = outSizes.count, ns = sumSizes.count
+        let size = { (d: Int) in d < no ? outSizes[d] : sumSizes[d - no] }
+        let unitOrZero = { (s: Int) in s == 0 || s == 1 }
+        var rowDim = -1, dotDim = -1
+        for d in 0..<(no + ns) where size(d) > 1 {
+            if d < no {
+                if outStrides[d] == 1 && unitOrZero(aStrides[d]) && unitOrZero(bStrides[d])
+                    && (rowDim < 0 || size(d) > size(rowDim)) { rowDim = d }
+            } else if aStrides[d] == 1 && bStrides[d] == 1 && (dotDim < 0 || size(d) > size(dotDim)) {
+                dotDim = d
+            }
+        }
+        if rowDim >= 0 && (dotDim < 0 || size(rowDim) >= Swift.min(size(dotDim), 8)) { return (rowDim, true) }
+        if dotDim >= 0 { return (dotDim, true) }
+        return (ns == 0 ? no - 1 : no + ns - 1, false)
+    }
+
+    /// Σ_j a[j·ia] · b[j·ib]; contiguous operands in four partial sums (so that the adds do
+    /// not wait on each other).
+    @inline(__always)
+    private static func dotProduct<T: BLASScalar>(_ length: Int, _ a: UnsafePointer<T>, _ ia: Int,
+                                                  _ b: UnsafePointer<T>, _ ib: Int) -> T {
+        if ia == 1 && ib == 1 {
+            var s0: T = 0, s1: T = 0, s2: T = 0, s3: T = 0
+            var j = 0
+            while j &+ 4 <= length {
+                s0 += a[j] * b[j]; s1 += a[j &+ 1] * b[j &+ 1]; s2 += a[j &+ 2] * b[j &+ 2]; s3 += a[j &+ 3] * b[j &+ 3]
+                j &+= 4
+            }
+            while j < length { s0 += a[j] * b[j]; j &+= 1 }
+            return (s0 + s1) + (s2 + s3)
+        }
+        var s: T = 0
+        var pa = a, pb = b
+        for _ in 0..<length { s += pa.pointee * pb.pointee; pa += ia; pb += ib }
+        return s
+    }
+
+    /// c[j·ic] = (or +=) a[j·ia] · b[j·ib], with the contiguous and broadcast cases written
+    /// out so that they vectorise.
+    @inline(__always)
+    private static func productRow<T: BLASScalar>(_ length: Int, _ a: UnsafePointer<T>, _ ia: Int, _ b: UnsafePointer<T>,
+                                                  _ ib: Int, _ c: UnsafeMutablePointer<T>, _ ic: Int, accumulate: Bool) {
+        if ic == 1 && ia == 1 && ib == 1 {
+            if accumulate {
+                for j in 0..<length { c[j] += a[j] * b[j] }
+            } else {
+                for j in 0..<length { c[j] = a[j] * b[j] }
+            }
+        } else if ic == 1 && (ia == 0 || ib == 0) && (ia == 1 || ib == 1) {
+            let (scalar, row) = ia == 0 ? (a.pointee, b) : (b.pointee, a)
+            if accumulate {
+                for j in 0..<length { c[j] += scalar * row[j] }
+            } else {
+                for j in 0..<length { c[j] = scalar * row[j] }
+            }
+        } else {
+            var pa = a, pb = b, pc = c
+            if accumulate {
+                for _ in 0..<length { pc.pointee += pa.pointee * pb.pointee; pa += ia; pb += ib; pc += ic }
+            } else {
+                for _ in 0..<length { pc.pointee = pa.pointee * pb.pointee; pa += ia; pb += ib; pc += ic }
             }
         }
     }
