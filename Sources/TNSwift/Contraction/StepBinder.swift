@@ -8,8 +8,10 @@ struct StepBinder {
     let sizes: [Int]
     /// Steps with at most this many multiply-adds run as a loop (a BLAS call costs more).
     static let tinyWork = 2048
-    /// From this many multiply-adds on, one GEMM is split across the workers.
-    static let parallelGemmWork = 1 << 18
+    /// From this many multiply-adds on, one GEMM is split across the workers. Below it the
+    /// hand-off to a second thread costs more than it saves: W2's 0.4–0.8M multiply-add
+    /// float64 GEMMs and W5b's batch-1 steps ran 10–15% faster on one thread than split.
+    static let parallelGemmWork = 1 << 20
     /// Looping over labels is allowed only while each GEMM keeps at least this much work.
     static let minLoopGemmWork = 1 << 14
     /// What one extra GEMM call costs, in copied elements (about a microsecond).
