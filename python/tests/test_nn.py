@@ -56,7 +56,9 @@ def reference_weight(layer):
     return w.reshape(layer.in_features, layer.out_features), labels, out, arrays
 
 
-def check_against_numpy(layer, rng, batch=5):
+def check_against_numpy(layer, rng, batch=5, forwards=1):
+    """forwards=2 runs the forward twice on unchanged parameters before backward: the second
+    call may use the kept rebuilt weight, and backward then goes through it or the factors."""
     dt = layer.dtype
     tol = TOL[dt]
     params = layer.parameters()
@@ -66,7 +68,8 @@ def check_against_numpy(layer, rng, batch=5):
     b = params["bias"].astype(np.float64) if layer.bias else 0.0
 
     x = rng.standard_normal((batch, layer.in_features)).astype(dt)
-    y = layer(x)
+    for _ in range(forwards):
+        y = layer(x)
     assert y.dtype == dt and y.shape == (batch, layer.out_features)
     assert rel(y, x.astype(np.float64) @ w + b) <= tol
 
@@ -123,6 +126,14 @@ def test_layer_matches_numpy(make, dtype, rng):
     check_against_numpy(make(dtype), rng)
 
 
+@pytest.mark.parametrize("batch", [1, 5, 32])
+@pytest.mark.parametrize("make", [LAYERS["cp order 6"], LAYERS["tt order 6"], LAYERS["tucker order 4"],
+                                  lambda dt: nn.CPLinear((4, 4, 16), (4, 4, 8), rank=100, bias=False, dtype=dt)],
+                         ids=["cp", "tt", "tucker", "w2"])
+def test_backward_after_a_repeated_forward(make, batch, rng):
+    check_against_numpy(make(np.float64), rng, batch=batch, forwards=2)
+
+
 def test_seed_tensor_network_layer(rng):
     layer = nn.EinsumLayer("nij,aik,bjk->nab", [(32, 32, 2), (32, 32, 2)], dtype=np.float64)
     assert (layer.in_features, layer.out_features) == (1024, 1024)
@@ -139,6 +150,9 @@ def test_seed_cp_linear_fixture():
     for k in range(6):
         p[f"factor_{k}"][...] = f[f"factor_{k}"]
     assert rel(layer.to_dense(), f["weight_matrix"]) <= 1e-10
+    assert rel(layer(f["x"]), f["y"]) <= 1e-10
+    # A second forward on unchanged parameters runs on the kept weight (the benchmark's W2
+    # loop); backward after it takes the cheaper of that weight and the factors.
     assert rel(layer(f["x"]), f["y"]) <= 1e-10
     assert rel(layer.backward(f["dy"]), f["dx"]) <= 1e-10
     grads = layer.grads()

@@ -18,9 +18,15 @@ extension EinsumLayer {
         if parameterShapes.count >= 2 && isRebuild(steps) {
             program = .rebuilt(try gemm())
         } else {
+            let costs = try weightCosts(batch: n, steps: steps)
+            let reuses = costs.map { $0.gemm < $0.factorized } ?? false
+            // Backward after a forward that used the kept W: through W (dx and dW by the GEMM's
+            // backward, then dW back through the rebuild) or over the factors, which first
+            // repeats the factorized forward for its intermediates.
+            let throughWeight = costs.map { 2 * ($0.gemm + $0.build) < 3 * $0.factorized } ?? false
             program = .factorized(try ContractionPlan<T>(planning: expression, shapes: [[n] + inputModes] + parameterShapes,
                                                          strategy: .auto, steps: steps),
-                                  reuse: try reusesWeight(batch: n, steps: steps) ? gemm() : nil)
+                                  reuse: reuses ? try gemm() : nil, backwardThroughWeight: throughWeight)
         }
         plans.append((n, program))
         if plans.count > Self.cachedPlans { plans.removeFirst() }
@@ -30,19 +36,27 @@ extension EinsumLayer {
     /// Weights of at most this many elements are kept for inference (64 MiB in float32).
     static var reusableWeightLimit: Int { 1 << 24 }
 
+    /// `LayerCostModel` costs for batch `n` of the factorized `steps`, of one GEMM with a kept
+    /// W, and of rebuilding W from the parameters; nil when W is too large to keep.
+    func weightCosts(batch n: Int, steps: [(Int, Int)]) throws -> (factorized: Double, gemm: Double, build: Double)? {
+        let (count, overflow) = inFeatures.multipliedReportingOverflow(by: outFeatures)
+        guard parameterShapes.count >= 2, !overflow, count <= Self.reusableWeightLimit else { return nil }
+        let e = expression
+        let sizes = labelSizes(batch: n)
+        let inputs = e.inputs.map { LabelSet($0) }
+        let full = PathOptimizer(inputs: inputs, output: LabelSet(e.output), sizes: sizes, memoryLimit: nil)
+        let factorized = LayerCostModel.cost(try full.path(steps: steps), sizes: sizes)
+        let w = LabelSet(spec.inputLabels + spec.outputLabels)
+        let gemm = try PathOptimizer(inputs: [inputs[0], w], output: LabelSet(e.output), sizes: sizes,
+                                     memoryLimit: nil).path(.auto)
+        let build = try PathOptimizer(inputs: Array(inputs.dropFirst()), output: w, sizes: sizes, memoryLimit: nil).path(.auto)
+        return (factorized, LayerCostModel.cost(gemm, sizes: sizes), LayerCostModel.cost(build, sizes: sizes))
+    }
+
     /// Whether one GEMM with a kept W beats the factorized `steps` for batch `n` by
     /// `LayerCostModel`, for a W small enough to keep.
     func reusesWeight(batch n: Int, steps: [(Int, Int)]) throws -> Bool {
-        let (count, overflow) = inFeatures.multipliedReportingOverflow(by: outFeatures)
-        guard parameterShapes.count >= 2, !overflow, count <= Self.reusableWeightLimit else { return false }
-        let e = expression
-        let sizes = labelSizes(batch: n)
-        let full = PathOptimizer(inputs: e.inputs.map { LabelSet($0) }, output: LabelSet(e.output), sizes: sizes, memoryLimit: nil)
-        let factorized = LayerCostModel.cost(try full.path(steps: steps), sizes: sizes)
-        let w = LabelSet(spec.inputLabels + spec.outputLabels)
-        let gemm = try PathOptimizer(inputs: [LabelSet(e.inputs[0]), w], output: LabelSet(e.output), sizes: sizes,
-                                     memoryLimit: nil).path(.auto)
-        return LayerCostModel.cost(gemm, sizes: sizes) < factorized
+        try weightCosts(batch: n, steps: steps).map { $0.gemm < $0.factorized } ?? false
     }
 
     /// The size of every label for batch `n` (labels the equation does not use: 1).
@@ -140,7 +154,7 @@ extension EinsumLayer {
             let n = xv.shape[0]
             let yv = try modeView(y, modes: outputModes, features: outFeatures, what: "the output", batch: n)
             switch try program(batch: n) {
-            case .factorized(let plan, let reuse):
+            case .factorized(let plan, let reuse, _):
                 // Inference: a second forward on unchanged parameters builds W once; later
                 // ones with the same parameters are one GEMM.
                 if let reuse {
@@ -196,8 +210,8 @@ extension EinsumLayer {
                 try cache.build.gradients(dy: cache.gradientView, operands: self.parameterViews, grads: grads)
             }
             switch try program(batch: n) {
-            case .factorized(let plan, let reuse):
-                if let reuse, let cache = weightCache, cache.isCurrent(parameterViews) {
+            case .factorized(let plan, let reuse, let backwardThroughWeight):
+                if let reuse, backwardThroughWeight, let cache = weightCache, cache.isCurrent(parameterViews) {
                     try throughWeight(reuse, cache)
                 } else {
                     try plan.gradients(dy: dyv, operands: [xv] + parameterViews, grads: [dxv] + grads)
