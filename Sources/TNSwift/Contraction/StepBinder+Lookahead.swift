@@ -32,8 +32,8 @@ extension StepBinder {
 
     /// What instructions from `start` on cost when layouts are compared, in copied elements
     /// (about a nanosecond each): copies (transposes twice), a loop's multiply-adds (a quarter
-    /// when they vectorise), and GEMMs
-    /// by `gemmCost` plus `callCost` per call beyond one per instruction.
+    /// when they vectorise), and GEMMs by `gemmCost` plus `callCost` per call beyond one per
+    /// instruction.
     func layoutCost(from start: Int) -> Int {
         var total = 0
         for instruction in instructions[start...] {
