@@ -12,7 +12,9 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "TNSwift", dependencies: ["CBLAS"]),
+        // AVX2/FMA kernels for GEMM shapes OpenBLAS handles poorly; they check the CPU at run time.
+        .target(name: "TNKernels"),
+        .target(name: "TNSwift", dependencies: ["CBLAS", "TNKernels"]),
         .target(name: "TNSwiftC", dependencies: ["TNSwift"]),
         .testTarget(name: "TNSwiftTests", dependencies: ["TNSwift"]),
     ]

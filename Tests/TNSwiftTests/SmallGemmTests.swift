@@ -1,0 +1,97 @@
+import XCTest
+import TNKernels
+@testable import TNSwift
+
+/// The hand-written small-GEMM kernel against a float64 index loop: every transpose, padded
+/// leading dimensions, partial panels, row counts that are not a multiple of the tile, and
+/// a packed B too large for the stack buffer.
+final class SmallGemmTests: XCTestCase {
+    func check<T: BLASScalar>(_: T.Type, m: Int, n: Int, k: Int, transA: Bool, transB: Bool, accumulate: Bool,
+                              pad: Int, tolerance: Double, file: StaticString = #filePath, line: UInt = #line) {
+        var rng = TestRandom(state: UInt64(m &* 131 &+ n &* 17 &+ k &+ pad))
+        let lda = (transA ? m : k) + pad, ldb = (transB ? k : n) + pad, ldc = n + pad
+        let aRows = transA ? k : m, bRows = transB ? n : k
+        let a = rng.array(aRows * lda), b = rng.array(bRows * ldb), c0 = rng.array(m * ldc)
+        var want = c0
+        for i in 0..<m {
+            for j in 0..<n {
+                var sum = 0.0
+                for p in 0..<k {
+                    let x = Double(T(a[transA ? p * lda + i : i * lda + p]))
+                    let y = Double(T(b[transB ? j * ldb + p : p * ldb + j]))
+                    sum += x * y
+                }
+                want[i * ldc + j] = accumulate ? Double(T(c0[i * ldc + j])) + sum : sum
+            }
+        }
+        let aT = a.map { T($0) }, bT = b.map { T($0) }
+        var c = c0.map { T($0) }
+        let ran = aT.withUnsafeBufferPointer { ap in
+            bT.withUnsafeBufferPointer { bp in
+                c.withUnsafeMutableBufferPointer { cp in
+                    T.smallGemm(transA: transA, transB: transB, accumulate: accumulate, m: m, n: n, k: k,
+                                a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: ldb, c: cp.baseAddress!, ldc: ldc)
+                }
+            }
+        }
+        let label = "\(T.self) m \(m) n \(n) k \(k) transA \(transA) transB \(transB) accumulate \(accumulate) pad \(pad)"
+        guard tnk_available() != 0 else {
+            XCTAssertFalse(ran, "declines without AVX2/FMA: \(label)", file: file, line: line)
+            return
+        }
+        XCTAssertTrue(ran, label, file: file, line: line)
+        var worst = 0.0
+        for i in 0..<m {
+            for j in 0..<ldc {
+                let got = Double(c[i * ldc + j])
+                if j >= n {
+                    // Columns past n belong to someone else: untouched, bit for bit.
+                    XCTAssertEqual(got, Double(T(c0[i * ldc + j])), "padding written: \(label)", file: file, line: line)
+                    continue
+                }
+                worst = max(worst, abs(got - want[i * ldc + j]) / Double(k + 1))
+            }
+        }
+        XCTAssertLessThan(worst, tolerance, label, file: file, line: line)
+    }
+
+    func testAgainstIndexLoop() {
+        let shapes = [(1, 1, 1), (6, 16, 32), (7, 16, 5), (13, 8, 3), (5, 33, 9), (64, 112, 28), (17, 4, 64),
+                      (100, 20, 31), (12, 48, 1), (3, 100, 40), (130, 64, 64)]
+        for (m, n, k) in shapes {
+            for transA in [false, true] {
+                for transB in [false, true] {
+                    for (accumulate, pad) in [(false, 0), (true, 3)] {
+                        check(Float.self, m: m, n: n, k: k, transA: transA, transB: transB, accumulate: accumulate,
+                              pad: pad, tolerance: 1e-6)
+                        check(Double.self, m: m, n: n, k: k, transA: transA, transB: transB, accumulate: accumulate,
+                              pad: pad, tolerance: 1e-14)
+                    }
+                }
+            }
+        }
+    }
+
+    func testPackedPanelsLargerThanTheStackBuffer() {
+        // 256 x 64 floats of packed B is 64 KiB, past the 32 KiB kept on the stack.
+        check(Float.self, m: 40, n: 64, k: 256, transA: false, transB: true, accumulate: false, pad: 1, tolerance: 1e-6)
+        check(Double.self, m: 40, n: 64, k: 256, transA: true, transB: false, accumulate: true, pad: 2, tolerance: 1e-14)
+    }
+
+    func testRoutedProductsMatchBLAS() {
+        // The shapes `prefersSmallGemm` sends to the kernel give what OpenBLAS gives.
+        for (m, n, k) in [(96, 16, 32), (50, 32, 64), (8, 8, 4)] {
+            XCTAssertTrue(Double.prefersSmallGemm(n: n, k: k))
+            var rng = TestRandom(state: UInt64(m * n * k))
+            let a = rng.array(m * k), b = rng.array(k * n)
+            var viaKernel = [Double](repeating: .nan, count: m * n), viaBLAS = viaKernel
+            Double.gemmOverwriting(transA: false, transB: false, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n,
+                                   c: &viaKernel, ldc: n)
+            Double.gemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n,
+                        beta: 0, c: &viaBLAS, ldc: n)
+            for (x, y) in zip(viaKernel, viaBLAS) { XCTAssertEqual(x, y, accuracy: 1e-12) }
+        }
+        XCTAssertFalse(Float.prefersSmallGemm(n: 100, k: 32), "partial panels stay with OpenBLAS")
+        XCTAssertFalse(Float.prefersSmallGemm(n: 32, k: 256), "long k stays with OpenBLAS")
+    }
+}
