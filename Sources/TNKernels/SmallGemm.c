@@ -33,6 +33,38 @@ int tnk_available(void) {
     return value;
 }
 
+// Square transposes for packing a transposed B: row j of the source (W values at `src + j·ld`)
+// becomes column j of the destination (rows `dst + i·dstStride`).
+__attribute__((target("avx2,fma"))) static inline void transposeFloat8(const float *src, long ld, float *dst, long dstStride) {
+    __m256 r[8], t[8], u[8];
+    for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(src + j * ld);
+    for (int j = 0; j < 8; j += 2) {
+        t[j] = _mm256_unpacklo_ps(r[j], r[j + 1]);
+        t[j + 1] = _mm256_unpackhi_ps(r[j], r[j + 1]);
+    }
+    for (int h = 0; h < 8; h += 4) {
+        u[h] = _mm256_shuffle_ps(t[h], t[h + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[h + 1] = _mm256_shuffle_ps(t[h], t[h + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[h + 2] = _mm256_shuffle_ps(t[h + 1], t[h + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[h + 3] = _mm256_shuffle_ps(t[h + 1], t[h + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; i++) {
+        _mm256_storeu_ps(dst + i * dstStride, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+        _mm256_storeu_ps(dst + (i + 4) * dstStride, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+    }
+}
+
+__attribute__((target("avx2,fma"))) static inline void transposeDouble4(const double *src, long ld, double *dst, long dstStride) {
+    const __m256d r0 = _mm256_loadu_pd(src), r1 = _mm256_loadu_pd(src + ld), r2 = _mm256_loadu_pd(src + 2 * ld),
+                  r3 = _mm256_loadu_pd(src + 3 * ld);
+    const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1), t2 = _mm256_unpacklo_pd(r2, r3),
+                  t3 = _mm256_unpackhi_pd(r2, r3);
+    _mm256_storeu_pd(dst, _mm256_permute2f128_pd(t0, t2, 0x20));
+    _mm256_storeu_pd(dst + dstStride, _mm256_permute2f128_pd(t1, t3, 0x20));
+    _mm256_storeu_pd(dst + 2 * dstStride, _mm256_permute2f128_pd(t0, t2, 0x31));
+    _mm256_storeu_pd(dst + 3 * dstStride, _mm256_permute2f128_pd(t1, t3, 0x31));
+}
+
 #define SG_T float
 #define SG_V __m256
 #define SG_W 8
@@ -45,8 +77,10 @@ int tnk_available(void) {
 #define SG_MASK(count) _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(count)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
 #define SG_MASKLOAD(p, mask) _mm256_maskload_ps(p, mask)
 #define SG_MASKSTORE(p, mask, v) _mm256_maskstore_ps(p, mask, v)
+#define SG_TRANSPOSE transposeFloat8
 #define SG_NAME tnk_small_sgemm
 #define SG_RUN smallGemmFloatRun
+#define SG_PACK smallGemmFloatPack
 #define SG_TILE smallGemmFloatTile
 #include "SmallGemmBody.h"
 #undef SG_T
@@ -61,8 +95,10 @@ int tnk_available(void) {
 #undef SG_MASK
 #undef SG_MASKLOAD
 #undef SG_MASKSTORE
+#undef SG_TRANSPOSE
 #undef SG_NAME
 #undef SG_RUN
+#undef SG_PACK
 #undef SG_TILE
 
 #define SG_T double
@@ -77,7 +113,9 @@ int tnk_available(void) {
 #define SG_MASK(count) _mm256_cmpgt_epi64(_mm256_set1_epi64x(count), _mm256_setr_epi64x(0, 1, 2, 3))
 #define SG_MASKLOAD(p, mask) _mm256_maskload_pd(p, mask)
 #define SG_MASKSTORE(p, mask, v) _mm256_maskstore_pd(p, mask, v)
+#define SG_TRANSPOSE transposeDouble4
 #define SG_NAME tnk_small_dgemm
 #define SG_RUN smallGemmDoubleRun
+#define SG_PACK smallGemmDoublePack
 #define SG_TILE smallGemmDoubleTile
 #include "SmallGemmBody.h"

@@ -1,7 +1,8 @@
 // The small-GEMM kernel, written once and included by SmallGemm.c for each element type.
 // Expects: SG_T (element), SG_V (vector), SG_W (lanes), SG_ZERO(), SG_LOAD(p), SG_STORE(p, v),
 // SG_BCAST(p), SG_FMA(a, b, acc), SG_ADD(a, b),
-// SG_MASK(count) (lanes below count set), SG_MASKLOAD(p, mask), SG_MASKSTORE(p, mask, v), SG_NAME (exported function), SG_RUN and SG_TILE (its helpers).
+// SG_MASK(count) (lanes below count set), SG_MASKLOAD(p, mask), SG_MASKSTORE(p, mask, v),
+// SG_TRANSPOSE(src, ld, dst, dstStride) (a W × W block), SG_NAME (exported function), SG_RUN, SG_PACK and SG_TILE (its helpers).
 //
 // B is packed into panels of 2·SG_W columns (zero-padded); each tile keeps MR rows × 2 vectors
 // of C in 12 registers and adds one rank-1 update per k: two B loads, MR broadcasts of A.
@@ -47,22 +48,34 @@ SG_TILE(const int rows, long k, const SG_T *a, long ai, long ak, const SG_T *pan
     }
 }
 
+/// Packs columns p·NR ..< p·NR + NR of op(B) (zero past n) into `dst`, k rows of NR.
 __attribute__((target("avx2,fma"))) static void
-SG_RUN(int transA, int transB, int accumulate, long m, long n, long k, const SG_T *a, long lda,
-              const SG_T *b, long ldb, SG_T *c, long ldc, SG_T *panels) {
-    const long panelCount = (n + SG_NR - 1) / SG_NR;
-    for (long p = 0; p < panelCount; p++) {
-        SG_T *dst = panels + p * k * SG_NR;
-        const long first = p * SG_NR, cols = n - first < SG_NR ? n - first : SG_NR;
-        for (long kk = 0; kk < k; kk++, dst += SG_NR) {
-            if (transB) {
-                for (long j = 0; j < cols; j++) dst[j] = b[(first + j) * ldb + kk];
-            } else {
-                for (long j = 0; j < cols; j++) dst[j] = b[kk * ldb + first + j];
-            }
-            for (long j = cols; j < SG_NR; j++) dst[j] = 0;
+SG_PACK(int transB, long n, long k, const SG_T *b, long ldb, long p, SG_T *dst) {
+    const long first = p * SG_NR, cols = n - first < SG_NR ? n - first : SG_NR;
+    long kk = 0;
+    if (transB && cols == SG_NR) {
+        // A full panel of a transposed B: square blocks transposed in registers.
+        for (; kk + SG_W <= k; kk += SG_W, dst += SG_W * SG_NR) {
+            SG_TRANSPOSE(b + first * ldb + kk, ldb, dst, SG_NR);
+            SG_TRANSPOSE(b + (first + SG_W) * ldb + kk, ldb, dst + SG_W, SG_NR);
         }
     }
+    for (; kk < k; kk++, dst += SG_NR) {
+        if (transB) {
+            for (long j = 0; j < cols; j++) dst[j] = b[(first + j) * ldb + kk];
+        } else {
+            for (long j = 0; j < cols; j++) dst[j] = b[kk * ldb + first + j];
+        }
+        for (long j = cols; j < SG_NR; j++) dst[j] = 0;
+    }
+}
+
+/// Packs every panel of B into `panels`, then multiplies.
+__attribute__((target("avx2,fma"))) static void
+SG_RUN(int transA, int transB, int accumulate, long m, long n, long k, const SG_T *a, long lda,
+       const SG_T *b, long ldb, SG_T *c, long ldc, SG_T *panels) {
+    const long panelCount = (n + SG_NR - 1) / SG_NR;
+    for (long p = 0; p < panelCount; p++) SG_PACK(transB, n, k, b, ldb, p, panels + p * k * SG_NR);
     const long ai = transA ? 1 : lda, ak = transA ? lda : 1;
     // Rows in blocks that stay in L1 while every panel passes over them.
     long block = (16384 / (long)sizeof(SG_T)) / k;
