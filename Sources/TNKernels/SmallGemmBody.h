@@ -1,8 +1,8 @@
 // The small-GEMM kernel, written once and included by SmallGemm.c for each element type.
 // Expects: SG_T (element), SG_V (vector), SG_W (lanes), SG_ZERO(), SG_LOAD(p), SG_STORE(p, v),
-// SG_BCAST(p), SG_FMA(a, b, acc), SG_ADD(a, b),
-// SG_MASK(count) (lanes below count set), SG_MASKLOAD(p, mask), SG_MASKSTORE(p, mask, v),
-// SG_TRANSPOSE(src, ld, dst, dstStride) (a W × W block), SG_NAME (exported function), SG_RUN, SG_PACK and SG_TILE (its helpers).
+// SG_BCAST(p), SG_FMA(a, b, acc), SG_ADD(a, b), SG_MASK(count) (lanes below count set),
+// SG_MASKLOAD(p, mask), SG_MASKSTORE(p, mask, v), SG_TRANSPOSE(src, ld, dst, dstStride) (a W × W
+// block); and the names SG_NAME (the exported function), SG_RUN, SG_PACK and SG_TILE (its helpers).
 //
 // B is packed into panels of 2·SG_W columns (zero-padded); each tile keeps MR rows × 2 vectors
 // of C in 12 registers and adds one rank-1 update per k: two B loads, MR broadcasts of A.
