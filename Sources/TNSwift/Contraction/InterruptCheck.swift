@@ -23,7 +23,7 @@ public enum InterruptCheck {
         var requested: Bool { function(context) != 0 }
     }
 
-    nonisolated(unsafe) private static let key: pthread_key_t = {
+    private static let key: pthread_key_t = {
         var key = pthread_key_t()
         pthread_key_create(&key) { p in
             if let p { Unmanaged<Installed>.fromOpaque(p).release() }

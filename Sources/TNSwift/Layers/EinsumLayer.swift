@@ -159,7 +159,7 @@ public class EinsumLayer<T: LAPACKScalar> {
 
     /// `initialize` for code in this module (see `SVD.factor` on exported specialisations).
     func fillInitial(seed: UInt64) throws {
-        try withLock {
+        withLock {
             let target = 1 / (3 * Double(inFeatures))
             let bonds = spec.bondSizes
             let randomCount = parameters.count - unitParameters.count
