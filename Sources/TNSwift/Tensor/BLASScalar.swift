@@ -31,9 +31,9 @@ extension BLASScalar {
                         a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int, beta: Self = 0,
                         c: UnsafeMutablePointer<Self>, ldc: Int) {
         if m == 0 || n == 0 { return }
-        if alpha == 1, beta == 0 || beta == 1, k > 0, prefersSmallGemm(n: n, k: k),
-           smallGemm(transA: transA, transB: transB, accumulate: beta == 1, m: m, n: n, k: k,
-                     a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc) {
+        if alpha == 1, beta == 0 || beta == 1,
+           smallGemmWhereFaster(transA: transA, transB: transB, accumulate: beta == 1, m: m, n: n, k: k,
+                                a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc) {
             return
         }
         gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
@@ -49,6 +49,17 @@ extension BLASScalar {
         n % smallGemmPanel == 0 && k <= 64
     }
 
+    /// `smallGemm` on the shapes where it beats OpenBLAS; false when it did not run (another
+    /// shape, k = 0, or the kernel declined), leaving C untouched for the BLAS call.
+    @inline(__always)
+    static func smallGemmWhereFaster(transA: Bool, transB: Bool, accumulate: Bool, m: Int, n: Int, k: Int,
+                                     a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
+                                     c: UnsafeMutablePointer<Self>, ldc: Int) -> Bool {
+        k > 0 && prefersSmallGemm(n: n, k: k)
+            && smallGemm(transA: transA, transB: transB, accumulate: accumulate, m: m, n: n, k: k,
+                         a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
+    }
+
     /// Row-major `C = op(A) * op(B)`, overwriting C.
     ///
     /// OpenBLAS clears C for beta = 0 in a pass of its own that walks C one row at a time
@@ -59,9 +70,8 @@ extension BLASScalar {
                                 a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
                                 c: UnsafeMutablePointer<Self>, ldc: Int) {
         if m == 0 || n == 0 { return }
-        if k > 0, prefersSmallGemm(n: n, k: k),
-           smallGemm(transA: transA, transB: transB, accumulate: false, m: m, n: n, k: k,
-                     a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc) {
+        if smallGemmWhereFaster(transA: transA, transB: transB, accumulate: false, m: m, n: n, k: k,
+                                a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc) {
             return
         }
         guard n < 128 else {
