@@ -18,4 +18,13 @@ TNK_INTERNAL int tnk_small_sgemm(int transA, int transB, int accumulate, long m,
 TNK_INTERNAL int tnk_small_dgemm(int transA, int transB, int accumulate, long m, long n, long k,
                                 const double *a, long lda, const double *b, long ldb, double *c, long ldc);
 
+/// A parallel loop's body: runs index `index` of the loop with the caller's `context`.
+typedef void (*tnk_task)(void *context, long index);
+
+/// Runs task(context, i) for every i in [0, count) on the calling thread and up to
+/// `threads - 1` pool workers, and returns when all have run. Each index runs exactly once, on
+/// whichever thread claims it first. A loop started while another runs (on another thread,
+/// or from inside a task) runs on the calling thread alone.
+TNK_INTERNAL void tnk_parallel_for(long count, int threads, tnk_task task, void *context);
+
 #endif

@@ -1,4 +1,4 @@
-import Dispatch
+import TNKernels
 
 /// The loops that are not GEMMs: strided copy/reduce/broadcast and a direct contraction.
 enum TensorKernels {
@@ -422,16 +422,31 @@ enum TensorKernels {
         }
     }
 
-    /// Runs `body(i)` for i in 0..<count, split over the cores when `parallel`.
+    /// Runs `body(i)` for i in 0..<count, split over the cores when `parallel`: the indices go
+    /// in `ThreadSettings.workers` contiguous chunks (see `concurrently`).
     static func forEach(_ count: Int, parallel: Bool, _ body: (Int) -> Void) {
-        if !parallel || count < 2 {
+        let chunks = parallel ? Swift.min(count, ThreadSettings.workers) : 1
+        if chunks < 2 {
             for i in 0..<count { body(i) }
             return
         }
-        let chunks = Swift.min(count, ThreadSettings.workers)
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
-            let lo = count * c / chunks, hi = count * (c + 1) / chunks
-            for i in lo..<hi { body(i) }
+        concurrently(chunks) { c in
+            for i in (count &* c / chunks)..<(count &* (c &+ 1) / chunks) { body(i) }
+        }
+    }
+
+    /// Runs `body(i)` once for every i in 0..<count on the caller and the worker pool
+    /// (`tnk_parallel_for`, up to `ThreadSettings.workers` threads): each index goes to the
+    /// next thread that is free, so list the long ones first. A loop started inside another,
+    /// or on another thread while one runs, runs on its caller alone.
+    static func concurrently(_ count: Int, _ body: (Int) -> Void) {
+        withoutActuallyEscaping(body) { body in
+            var task = body
+            withUnsafeMutablePointer(to: &task) { pointer in
+                tnk_parallel_for(count, Int32(clamping: ThreadSettings.workers), { context, index in
+                    context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(index)
+                }, pointer)
+            }
         }
     }
 }

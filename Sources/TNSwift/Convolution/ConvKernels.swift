@@ -1,5 +1,3 @@
-import Dispatch
-
 /// The loops of the convolution layers that are not GEMMs: im2col / col2im, depthwise
 /// (per-channel) convolution and its two gradients, bias broadcasts, and a GEMM that may
 /// accumulate and split over the workers.
@@ -32,7 +30,7 @@ enum ConvKernels {
             if count > 0 { body(0, 0..<count) }
             return
         }
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        TensorKernels.forEach(chunks, parallel: true) { c in
             body(c, (count * c / chunks)..<(count * (c + 1) / chunks))
         }
     }

@@ -1,0 +1,77 @@
+import XCTest
+import Dispatch
+@testable import TNSwift
+
+/// The engine's parallel loops (`TensorKernels.forEach` and `concurrently`, on the worker pool
+/// of `Sources/TNKernels/WorkerPool.c`): every index runs exactly once — in loops of any size,
+/// loops nested in a loop, and loops started from several threads at once — and the pool does
+/// put a second thread to work.
+final class WorkerPoolTests: XCTestCase {
+    private var previousThreads = 1
+
+    override func setUp() { previousThreads = ThreadSettings.setThreads(2) }
+    override func tearDown() { ThreadSettings.setThreads(previousThreads) }
+
+    /// Runs `loop` over a counter per index (each index touches only its own counter) and
+    /// checks that every counter is 1.
+    private func checkOnce(_ count: Int, _ what: String, _ loop: (Int, (Int) -> Void) -> Void,
+                           file: StaticString = #filePath, line: UInt = #line) {
+        let hits = UnsafeMutablePointer<Int>.allocate(capacity: Swift.max(count, 1))
+        defer { hits.deallocate() }
+        hits.initialize(repeating: 0, count: Swift.max(count, 1))
+        loop(count) { hits[$0] &+= 1 }
+        let wrong = (0..<count).filter { hits[$0] != 1 }
+        XCTAssertTrue(wrong.isEmpty, "\(what) count \(count): indices \(wrong.prefix(5)) ran \(wrong.prefix(5).map { hits[$0] }) times",
+                      file: file, line: line)
+    }
+
+    func testEveryIndexRunsOnce() {
+        for count in [0, 1, 2, 3, 5, 64, 1000] {
+            for _ in 0..<100 {
+                checkOnce(count, "concurrently") { n, body in TensorKernels.concurrently(n, body) }
+                checkOnce(count, "forEach") { n, body in TensorKernels.forEach(n, parallel: true, body) }
+            }
+        }
+    }
+
+    func testNestedLoopsRunOnTheirCaller() {
+        // The inner loops start while the outer one holds the pool: they run inline.
+        checkOnce(8 * 50, "nested") { _, body in
+            TensorKernels.concurrently(8) { outer in
+                TensorKernels.forEach(50, parallel: true) { inner in body(outer &* 50 &+ inner) }
+            }
+        }
+    }
+
+    func testLoopsFromSeveralThreadsAtOnce() {
+        let callers = 4, rounds = 200, width = 16
+        let hits = UnsafeMutablePointer<Int>.allocate(capacity: callers * rounds * width)
+        defer { hits.deallocate() }
+        hits.initialize(repeating: 0, count: callers * rounds * width)
+        DispatchQueue.concurrentPerform(iterations: callers) { caller in
+            for round in 0..<rounds {
+                TensorKernels.concurrently(width) { i in hits[(caller &* rounds &+ round) &* width &+ i] &+= 1 }
+            }
+        }
+        XCTAssertTrue((0..<(callers * rounds * width)).allSatisfy { hits[$0] == 1 })
+    }
+
+    func testASecondThreadTakesWork() throws {
+        try XCTSkipIf(ProcessInfo.processInfo.activeProcessorCount < 2, "one CPU: the pool has no worker")
+        // Two indices that each take ~0.2 ms: a working pool runs them on two threads.
+        var sawTwoThreads = false
+        for _ in 0..<50 where !sawTwoThreads {
+            var threads = [pthread_t?](repeating: nil, count: 2)
+            threads.withUnsafeMutableBufferPointer { ids in
+                let base = ids.baseAddress!
+                TensorKernels.concurrently(2) { i in
+                    base[i] = pthread_self()
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    while DispatchTime.now().uptimeNanoseconds - start < 200_000 {}
+                }
+            }
+            sawTwoThreads = pthread_equal(threads[0]!, threads[1]!) == 0
+        }
+        XCTAssertTrue(sawTwoThreads, "both indices ran on one thread in 50 loops")
+    }
+}
