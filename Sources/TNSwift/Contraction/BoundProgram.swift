@@ -94,23 +94,8 @@ final class BoundProgram<T: BLASScalar> {
         let count = g.batchSizes.reduce(1, *)
         let workers = ThreadSettings.workers
         if count == 1 {
-            // One GEMM: split the larger side of C into blocks, one per worker, when large.
-            let split = workers > 1 && g.m &* g.n &* g.k >= StepBinder.parallelGemmWork ? workers : 1
-            let alongRows = g.m >= g.n
-            let extent = alongRows ? g.m : g.n
-            let blocks = Swift.min(split, Swift.max(1, extent / 16))
-            TensorKernels.forEach(blocks, parallel: blocks > 1) { part in
-                let lo = extent * part / blocks, hi = extent * (part + 1) / blocks
-                if alongRows {
-                    T.gemmOverwriting(transA: g.transA, transB: g.transB, m: hi - lo, n: g.n, k: g.k,
-                                      a: a + (g.transA ? lo : lo &* g.lda), lda: g.lda, b: b, ldb: g.ldb,
-                                      c: c + lo &* g.ldc, ldc: g.ldc)
-                } else {
-                    T.gemmOverwriting(transA: g.transA, transB: g.transB, m: g.m, n: hi - lo, k: g.k,
-                                      a: a, lda: g.lda, b: b + (g.transB ? lo &* g.ldb : lo), ldb: g.ldb,
-                                      c: c + lo, ldc: g.ldc)
-                }
-            }
+            LinalgKernels.gemm(transA: g.transA, transB: g.transB, m: g.m, n: g.n, k: g.k, a: a, lda: g.lda,
+                               b: b, ldb: g.ldb, c: c, ldc: g.ldc)
             return
         }
         let dims = g.batchSizes.count

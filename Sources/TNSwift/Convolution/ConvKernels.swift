@@ -192,11 +192,8 @@ enum ConvKernels {
             for r in 0..<m { let row = c + r &* ldc; for q in 0..<n { row[q] = beta == 0 ? 0 : beta * row[q] } }
             return
         }
-        let workers = ThreadSettings.workers
-        let split = parallel && workers > 1 && m &* n &* k >= StepBinder.parallelGemmWork ? workers : 1
-        let alongRows = m >= n
+        let (blocks, alongRows) = LinalgKernels.gemmSplit(m: m, n: n, k: k, parallel: parallel, as: T.self)
         let extent = alongRows ? m : n
-        let blocks = Swift.min(split, Swift.max(1, extent / 16))
         TensorKernels.forEach(blocks, parallel: blocks > 1) { part in
             let lo = extent * part / blocks, hi = extent * (part + 1) / blocks
             if alongRows {

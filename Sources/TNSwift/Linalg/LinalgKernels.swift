@@ -75,17 +75,27 @@ enum LinalgKernels {
         TNError.value("LAPACK \(routine) rejected its argument \(-info) (an internal error in tnswift)")
     }
 
+    /// How one GEMM of C (m×n, inner size k) is split over the workers: into `blocks` blocks of
+    /// at least 16 rows or columns (one block when it is small or not `parallel`).
+    /// OpenBLAS runs two concurrent calls on column halves of C barely faster than one call
+    /// (128³ float64: 104 µs alone, 94–111 µs split), while row halves run 1.8× faster, so
+    /// its GEMMs split by rows unless C is much wider than tall; the small-GEMM kernel packs
+    /// only its own columns of B, so its GEMMs split along the longer side.
+    static func gemmSplit<T: BLASScalar>(m: Int, n: Int, k: Int, parallel: Bool, as _: T.Type) -> (blocks: Int, alongRows: Bool) {
+        let workers = ThreadSettings.workers
+        guard parallel, workers > 1, m &* n &* k >= StepBinder.parallelGemmWork else { return (1, true) }
+        let alongRows = T.prefersSmallGemm(n: n, k: k) ? m >= n : m &* 4 >= n
+        return (Swift.min(workers, Swift.max(1, (alongRows ? m : n) / 16)), alongRows)
+    }
+
     /// Row-major `C = op(A) * op(B)` (m×n, inner size k), split into blocks of rows or columns
     /// of C over `ThreadSettings.workers` when large (OpenBLAS itself runs single-threaded).
     static func gemm<T: BLASScalar>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                                     a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
                                     c: UnsafeMutablePointer<T>, ldc: Int) {
         if m == 0 || n == 0 { return }
-        let workers = ThreadSettings.workers
-        let split = workers > 1 && m &* n &* k >= StepBinder.parallelGemmWork ? workers : 1
-        let alongRows = m >= n
+        let (blocks, alongRows) = gemmSplit(m: m, n: n, k: k, parallel: true, as: T.self)
         let extent = alongRows ? m : n
-        let blocks = Swift.min(split, Swift.max(1, extent / 16))
         TensorKernels.forEach(blocks, parallel: blocks > 1) { part in
             let lo = extent * part / blocks, hi = extent * (part + 1) / blocks
             if alongRows {
