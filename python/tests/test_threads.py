@@ -45,6 +45,17 @@ def _cp_layer_gradients(threads):
         tnswift.set_num_threads(previous)
 
 
+def test_concurrent_backward_matches_one_worker_and_the_dense_layer():
+    layer, x, dy, y1, dx1, g1 = _cp_layer_gradients(1)
+    _, _, _, y2, dx2, g2 = _cp_layer_gradients(2)
+    w = layer.to_dense()
+    np.testing.assert_allclose(y2, x @ w, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(dx2, dy @ w.T, rtol=1e-10, atol=1e-10)
+    np.testing.assert_array_equal(dx1, dx2)
+    for name in g1:
+        np.testing.assert_array_equal(g1[name], g2[name], err_msg=name)
+
+
 def test_worker_pool_survives_fork():
     """A child forked after the pool started still runs parallel work, correctly: it must not wait
     for the parent's workers, which do not exist in it."""

@@ -21,6 +21,10 @@ final class BoundProgram<T: BLASScalar> {
     /// Intermediates by slot (kept alive by the program that points at them).
     let nodeBuffers: [Int: Workspace<T>]
 
+    /// Stages of instructions that run at the same time when there are several workers; nil
+    /// when no stage has two instructions worth running concurrently.
+    let stages: ProgramStages?
+
     /// The slot table: fixed memory (intermediates, scratch) filled once, caller buffers per call.
     let bases: UnsafeMutablePointer<UnsafeMutablePointer<T>>
 
@@ -39,6 +43,16 @@ final class BoundProgram<T: BLASScalar> {
             for i in instructions { print("  \(i)") }
         }
         self.instructions = instructions
+        // Slots of one buffer are one memory; caller slots (the rest) are each their own.
+        var memory: [Int: Int] = [:]
+        for (slot, buffer) in nodeBuffers where slot < slotCount { memory[slot] = Int(bitPattern: buffer.pointer) }
+        for (slot, buffer) in owned { memory[slot] = Int(bitPattern: buffer.pointer) }
+        let stages = ProgramStages(instructions) { memory[$0] ?? -1 - $0 }
+        self.stages = stages.concurrent.contains(true) ? stages : nil
+        if BoundProgram.trace, let concurrent = self.stages {
+            let groups = zip(concurrent.stages, concurrent.concurrent).filter(\.1).map { "\($0.0)" }
+            print("  runs at the same time (instruction numbers from 0): \(groups.joined(separator: ", "))")
+        }
         self.owned = owned
         self.slotCount = slotCount
         self.nodeLayouts = nodeLayouts
@@ -67,6 +81,17 @@ final class BoundProgram<T: BLASScalar> {
     func run() -> Bool {
         if BoundProgram.profiling { return runProfiled() }
         let check = InterruptCheck.current
+        if let stages, ThreadSettings.workers > 1 {
+            for (s, stage) in stages.stages.enumerated() {
+                if let check, check.requested { return false }
+                if stages.concurrent[s] {
+                    TensorKernels.concurrently(stage.count) { perform(instructions[stage[$0]]) }
+                } else {
+                    for i in stage { perform(instructions[i]) }
+                }
+            }
+            return true
+        }
         for instruction in instructions {
             if let check, check.requested { return false }
             perform(instruction)
