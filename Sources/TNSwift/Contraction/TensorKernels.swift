@@ -221,12 +221,29 @@ enum TensorKernels {
     /// Writes `value` to every element of a strided view.
     static func fill<T: BLASScalar>(sizes: [Int], dst: UnsafeMutablePointer<T>, strides: [Int], value: T) {
         if sizes.contains(0) { return }
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: Swift.max(sizes.count, 1)) { buffer in
+        // The innermost dimension runs as a plain loop (a contiguous view is one run); an
+        // odometer walks the rest.
+        let dims = sizes.indices.filter { sizes[$0] > 1 }
+        guard let last = dims.last else { dst.pointee = value; return }
+        let step = strides[last]
+        var run = sizes[last], outer = Array(dims.dropLast())
+        while step == 1, let d = outer.last, strides[d] == run {
+            run &*= sizes[d]
+            outer.removeLast()
+        }
+        let outerSizes = outer.map { sizes[$0] }, outerStrides = outer.map { strides[$0] }
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: Swift.max(outer.count, 1)) { buffer in
             let idx = buffer.baseAddress!
-            idx.initialize(repeating: 0, count: sizes.count)
+            idx.initialize(repeating: 0, count: outer.count)
             var off = 0, unused = 0
-            repeat { dst[off] = value } while advance(idx, sizes: sizes, strides, &off, strides, &unused,
-                                                     dimensions: 0..<sizes.count)
+            repeat {
+                if step == 1 {
+                    (dst + off).update(repeating: value, count: run)
+                } else {
+                    var p = dst + off
+                    for _ in 0..<run { p.pointee = value; p += step }
+                }
+            } while advance(idx, sizes: outerSizes, outerStrides, &off, outerStrides, &unused, dimensions: 0..<outer.count)
         }
     }
 
