@@ -84,8 +84,11 @@ enum LinalgKernels {
     static func gemmSplit<T: BLASScalar>(m: Int, n: Int, k: Int, parallel: Bool, as _: T.Type) -> (blocks: Int, alongRows: Bool) {
         let workers = ThreadSettings.workers
         guard parallel, workers > 1, m &* n &* k >= StepBinder.parallelGemmWork else { return (1, true) }
-        let alongRows = T.prefersSmallGemm(n: n, k: k) ? m >= n : m &* 4 >= n
-        return (Swift.min(workers, Swift.max(1, (alongRows ? m : n) / 16)), alongRows)
+        let rowBlocks = Swift.min(workers, Swift.max(1, m / 16)), columnBlocks = Swift.min(workers, Swift.max(1, n / 16))
+        var alongRows = T.prefersSmallGemm(n: n, k: k) ? m >= n : m &* 4 >= n
+        // A side too short to split (m16 n32 k89600 in W5b's backward) leaves the other.
+        if (alongRows ? rowBlocks : columnBlocks) < 2 { alongRows = rowBlocks >= columnBlocks }
+        return (alongRows ? rowBlocks : columnBlocks, alongRows)
     }
 
     /// Row-major `C = op(A) * op(B)` (m×n, inner size k), split into blocks of rows or columns
