@@ -5,7 +5,7 @@ import Dispatch
 /// The engine's parallel loops (`TensorKernels.forEach` and `concurrently`, on the worker pool
 /// of `Sources/TNKernels/WorkerPool.c`): every index runs exactly once — in loops of any size,
 /// loops nested in a loop, and loops started from several threads at once — and the pool does
-/// put a second thread to work.
+/// put a second thread to work; and how one GEMM is cut into blocks for the workers.
 final class WorkerPoolTests: XCTestCase {
     private var previousThreads = 1
 
@@ -54,6 +54,20 @@ final class WorkerPoolTests: XCTestCase {
             }
         }
         XCTAssertTrue((0..<(callers * rounds * width)).allSatisfy { hits[$0] == 1 })
+    }
+
+    func testHowOneGemmSplits() {
+        // Below the work threshold: one block.
+        XCTAssertEqual(LinalgKernels.gemmSplit(m: 32, n: 32, k: 32, parallel: true, as: Double.self).blocks, 1)
+        XCTAssertEqual(LinalgKernels.gemmSplit(m: 512, n: 512, k: 512, parallel: false, as: Double.self).blocks, 1)
+        // OpenBLAS shapes split by rows unless C is much wider than tall.
+        XCTAssertTrue(LinalgKernels.gemmSplit(m: 32, n: 128, k: 256, parallel: true, as: Double.self) == (2, true))
+        XCTAssertTrue(LinalgKernels.gemmSplit(m: 32, n: 2048, k: 256, parallel: true, as: Double.self) == (2, false))
+        // The small-GEMM kernel's shapes split along the longer side.
+        XCTAssertTrue(LinalgKernels.gemmSplit(m: 64, n: 11200, k: 28, parallel: true, as: Float.self) == (2, false))
+        // A preferred side too short to split leaves the other (W5b's m 16, n 32, k 89600).
+        XCTAssertTrue(LinalgKernels.gemmSplit(m: 16, n: 32, k: 89600, parallel: true, as: Float.self) == (2, false))
+        XCTAssertTrue(LinalgKernels.gemmSplit(m: 16, n: 16, k: 1 << 13, parallel: true, as: Float.self).blocks == 1)
     }
 
     func testASecondThreadTakesWork() throws {
