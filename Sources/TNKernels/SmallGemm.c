@@ -2,6 +2,7 @@
 
 #include <cpuid.h>
 #include <immintrin.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 // Rows of C per register tile: 6 rows × 2 vectors = 12 accumulators of the 16 ymm registers.
@@ -71,6 +72,7 @@ __attribute__((target("avx2,fma"))) static inline void transposeDouble4(const do
 #define SG_ZERO() _mm256_setzero_ps()
 #define SG_LOAD(p) _mm256_loadu_ps(p)
 #define SG_STORE(p, v) _mm256_storeu_ps(p, v)
+#define SG_STREAM(p, v) _mm256_stream_ps(p, v)
 #define SG_BCAST(p) _mm256_broadcast_ss(p)
 #define SG_FMA(a, b, acc) _mm256_fmadd_ps(a, b, acc)
 #define SG_ADD(a, b) _mm256_add_ps(a, b)
@@ -89,6 +91,7 @@ __attribute__((target("avx2,fma"))) static inline void transposeDouble4(const do
 #undef SG_ZERO
 #undef SG_LOAD
 #undef SG_STORE
+#undef SG_STREAM
 #undef SG_BCAST
 #undef SG_FMA
 #undef SG_ADD
@@ -107,6 +110,7 @@ __attribute__((target("avx2,fma"))) static inline void transposeDouble4(const do
 #define SG_ZERO() _mm256_setzero_pd()
 #define SG_LOAD(p) _mm256_loadu_pd(p)
 #define SG_STORE(p, v) _mm256_storeu_pd(p, v)
+#define SG_STREAM(p, v) _mm256_stream_pd(p, v)
 #define SG_BCAST(p) _mm256_broadcast_sd(p)
 #define SG_FMA(a, b, acc) _mm256_fmadd_pd(a, b, acc)
 #define SG_ADD(a, b) _mm256_add_pd(a, b)

@@ -1,5 +1,6 @@
 // The small-GEMM kernel, written once and included by SmallGemm.c for each element type.
 // Expects: SG_T (element), SG_V (vector), SG_W (lanes), SG_ZERO(), SG_LOAD(p), SG_STORE(p, v),
+// SG_STREAM(p, v) (an aligned store that bypasses the caches),
 // SG_BCAST(p), SG_FMA(a, b, acc), SG_ADD(a, b), SG_MASK(count) (lanes below count set),
 // SG_MASKLOAD(p, mask), SG_MASKSTORE(p, mask, v), SG_TRANSPOSE(src, ld, dst, dstStride) (a W × W
 // block); and the names SG_NAME (the exported function), SG_RUN, SG_PACK and SG_TILE (its helpers).
@@ -11,7 +12,7 @@
 
 __attribute__((target("avx2,fma"), always_inline)) static inline void
 SG_TILE(const int rows, long k, const SG_T *a, long ai, long ak, const SG_T *panel,
-        SG_T *c, long ldc, long cols, int accumulate) {
+        SG_T *c, long ldc, long cols, int accumulate, int stream) {
     SG_V acc0[MR], acc1[MR];
     for (int r = 0; r < rows; r++) { acc0[r] = SG_ZERO(); acc1[r] = SG_ZERO(); }
     for (long kk = 0; kk < k; kk++) {
@@ -30,8 +31,13 @@ SG_TILE(const int rows, long k, const SG_T *a, long ai, long ak, const SG_T *pan
                 acc0[r] = SG_ADD(acc0[r], SG_LOAD(cp));
                 acc1[r] = SG_ADD(acc1[r], SG_LOAD(cp + SG_W));
             }
-            SG_STORE(cp, acc0[r]);
-            SG_STORE(cp + SG_W, acc1[r]);
+            if (stream) {
+                SG_STREAM(cp, acc0[r]);
+                SG_STREAM(cp + SG_W, acc1[r]);
+            } else {
+                SG_STORE(cp, acc0[r]);
+                SG_STORE(cp + SG_W, acc1[r]);
+            }
         }
     } else {
         // A partial panel: masked loads and stores keep to the columns that exist.
@@ -72,7 +78,7 @@ SG_PACK(int transB, long n, long k, const SG_T *b, long ldb, long p, SG_T *dst) 
 
 /// Packs every panel of B into `panels`, then multiplies.
 __attribute__((target("avx2,fma"))) static void
-SG_RUN(int transA, int transB, int accumulate, long m, long n, long k, const SG_T *a, long lda,
+SG_RUN(int transA, int transB, int accumulate, int stream, long m, long n, long k, const SG_T *a, long lda,
        const SG_T *b, long ldb, SG_T *c, long ldc, SG_T *panels) {
     const long panelCount = (n + SG_NR - 1) / SG_NR;
     for (long p = 0; p < panelCount; p++) SG_PACK(transB, n, k, b, ldb, p, panels + p * k * SG_NR);
@@ -87,22 +93,22 @@ SG_RUN(int transA, int transB, int accumulate, long m, long n, long k, const SG_
             const long cols = n - p * SG_NR < SG_NR ? n - p * SG_NR : SG_NR;
             long i = i0;
             for (; i + MR <= end; i += MR)
-                SG_TILE(MR, k, a + i * ai, ai, ak, panel, c + i * ldc + p * SG_NR, ldc, cols, accumulate);
+                SG_TILE(MR, k, a + i * ai, ai, ak, panel, c + i * ldc + p * SG_NR, ldc, cols, accumulate, stream);
             const SG_T *at = a + i * ai;
             SG_T *ct = c + i * ldc + p * SG_NR;
             switch (end - i) {
-            case 5: SG_TILE(5, k, at, ai, ak, panel, ct, ldc, cols, accumulate); break;
-            case 4: SG_TILE(4, k, at, ai, ak, panel, ct, ldc, cols, accumulate); break;
-            case 3: SG_TILE(3, k, at, ai, ak, panel, ct, ldc, cols, accumulate); break;
-            case 2: SG_TILE(2, k, at, ai, ak, panel, ct, ldc, cols, accumulate); break;
-            case 1: SG_TILE(1, k, at, ai, ak, panel, ct, ldc, cols, accumulate); break;
+            case 5: SG_TILE(5, k, at, ai, ak, panel, ct, ldc, cols, accumulate, stream); break;
+            case 4: SG_TILE(4, k, at, ai, ak, panel, ct, ldc, cols, accumulate, stream); break;
+            case 3: SG_TILE(3, k, at, ai, ak, panel, ct, ldc, cols, accumulate, stream); break;
+            case 2: SG_TILE(2, k, at, ai, ak, panel, ct, ldc, cols, accumulate, stream); break;
+            case 1: SG_TILE(1, k, at, ai, ak, panel, ct, ldc, cols, accumulate, stream); break;
             default: break;
             }
         }
     }
 }
 
-int SG_NAME(int transA, int transB, int accumulate, long m, long n, long k, const SG_T *a, long lda,
+int SG_NAME(int transA, int transB, int accumulate, int stream, long m, long n, long k, const SG_T *a, long lda,
             const SG_T *b, long ldb, SG_T *c, long ldc) {
     if (!tnk_available() || m < 1 || n < 1 || k < 1) return 0;
     const long count = (n + SG_NR - 1) / SG_NR * k * SG_NR;
@@ -112,7 +118,11 @@ int SG_NAME(int transA, int transB, int accumulate, long m, long n, long k, cons
         panels = aligned_alloc(32, ((size_t)count * sizeof(SG_T) + 31) / 32 * 32);
         if (!panels) return 0;
     }
-    SG_RUN(transA, transB, accumulate, m, n, k, a, lda, b, ldb, c, ldc, panels);
+    // Streaming stores need every row of C 32-byte aligned; they only overwrite.
+    stream = stream && !accumulate && (uintptr_t)c % 32 == 0 && ldc * (long)sizeof(SG_T) % 32 == 0;
+    SG_RUN(transA, transB, accumulate, stream, m, n, k, a, lda, b, ldb, c, ldc, panels);
+    // Order the streamed stores before whatever tells another thread that C is ready.
+    if (stream) _mm_sfence();
     if (panels != stackPanels) free(panels);
     return 1;
 }

@@ -3,8 +3,8 @@ import TNKernels
 @testable import TNSwift
 
 /// The hand-written small-GEMM kernel against a float64 index loop: every transpose, padded
-/// leading dimensions, partial panels, row counts that are not a multiple of the tile, and
-/// a packed B too large for the stack buffer.
+/// leading dimensions, partial panels, row counts that are not a multiple of the tile, a
+/// packed B too large for the stack buffer, and stores that bypass the caches.
 final class SmallGemmTests: XCTestCase {
     func check<T: BLASScalar>(_: T.Type, m: Int, n: Int, k: Int, transA: Bool, transB: Bool, accumulate: Bool,
                               pad: Int, tolerance: Double, file: StaticString = #filePath, line: UInt = #line) {
@@ -29,7 +29,7 @@ final class SmallGemmTests: XCTestCase {
         let ran = aT.withUnsafeBufferPointer { ap in
             bT.withUnsafeBufferPointer { bp in
                 c.withUnsafeMutableBufferPointer { cp in
-                    T.smallGemm(transA: transA, transB: transB, accumulate: accumulate, m: m, n: n, k: k,
+                    T.smallGemm(transA: transA, transB: transB, accumulate: accumulate, streaming: false, m: m, n: n, k: k,
                                 a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: ldb, c: cp.baseAddress!, ldc: ldc)
                 }
             }
@@ -76,6 +76,36 @@ final class SmallGemmTests: XCTestCase {
         // 256 x 64 floats of packed B is 64 KiB, past the 32 KiB kept on the stack.
         check(Float.self, m: 40, n: 64, k: 256, transA: false, transB: true, accumulate: false, pad: 1, tolerance: 1e-6)
         check(Double.self, m: 40, n: 64, k: 256, transA: true, transB: false, accumulate: true, pad: 2, tolerance: 1e-14)
+    }
+
+    /// Stores past the caches (for huge outputs) give the same bits as plain stores, on full
+    /// and partial panels, and fall back to plain stores on C rows that are not 32-byte aligned.
+    func testStreamingStoresMatchPlainStores() throws {
+        try XCTSkipIf(tnk_available() == 0, "no AVX2/FMA: the kernel declines")
+        func run<T: BLASScalar>(_: T.Type, m: Int, n: Int, k: Int, ldc: Int, offset: Int, streaming: Bool) throws -> [T] {
+            var rng = TestRandom(state: UInt64(m &* 7 &+ n &+ k))
+            let a = rng.array(m * k).map { T($0) }, b = rng.array(n * k).map { T($0) }
+            let c = try Workspace<T>(count: offset + m * ldc)
+            c.pointer.initialize(repeating: -7, count: offset + m * ldc)
+            let ran = a.withUnsafeBufferPointer { ap in
+                b.withUnsafeBufferPointer { bp in
+                    T.smallGemm(transA: false, transB: true, accumulate: false, streaming: streaming, m: m, n: n, k: k,
+                                a: ap.baseAddress!, lda: k, b: bp.baseAddress!, ldb: k, c: c.pointer + offset, ldc: ldc)
+                }
+            }
+            XCTAssertTrue(ran)
+            return Array(UnsafeBufferPointer(start: c.pointer, count: offset + m * ldc))
+        }
+        for (m, n, k, ldc) in [(37, 64, 28, 64), (13, 40, 9, 48), (8, 16, 3, 24)] {
+            for offset in [0, 1] {   // 1: rows not 32-byte aligned
+                XCTAssertEqual(try run(Float.self, m: m, n: n, k: k, ldc: ldc, offset: offset, streaming: true),
+                               try run(Float.self, m: m, n: n, k: k, ldc: ldc, offset: offset, streaming: false),
+                               "float m \(m) n \(n) k \(k) offset \(offset)")
+                XCTAssertEqual(try run(Double.self, m: m, n: n, k: k, ldc: ldc, offset: offset, streaming: true),
+                               try run(Double.self, m: m, n: n, k: k, ldc: ldc, offset: offset, streaming: false),
+                               "double m \(m) n \(n) k \(k) offset \(offset)")
+            }
+        }
     }
 
     func testRoutedProductsMatchBLAS() {

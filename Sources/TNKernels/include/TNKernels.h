@@ -10,12 +10,14 @@
 TNK_INTERNAL int tnk_available(void);
 
 /// Row-major C = op(A)·op(B) (or C += op(A)·op(B) when `accumulate` is nonzero) for a
-/// small n or k, where OpenBLAS's packing costs more than the multiply. Returns 1 when it
-/// ran, 0 when it declined (no AVX2/FMA, or no memory for the packed B); the caller then
-/// falls back to BLAS. m, n, k >= 1; lda, ldb, ldc as in cblas row-major.
-TNK_INTERNAL int tnk_small_sgemm(int transA, int transB, int accumulate, long m, long n, long k,
+/// small n or k, where OpenBLAS's packing costs more than the multiply. With `stream`
+/// nonzero, an overwritten C whose rows are 32-byte aligned is written with stores that
+/// bypass the caches (for a C far larger than they are). Returns 1 when it ran, 0 when it
+/// declined (no AVX2/FMA, or no memory for the packed B); the caller then falls back to
+/// BLAS. m, n, k >= 1; lda, ldb, ldc as in cblas row-major.
+TNK_INTERNAL int tnk_small_sgemm(int transA, int transB, int accumulate, int stream, long m, long n, long k,
                                 const float *a, long lda, const float *b, long ldb, float *c, long ldc);
-TNK_INTERNAL int tnk_small_dgemm(int transA, int transB, int accumulate, long m, long n, long k,
+TNK_INTERNAL int tnk_small_dgemm(int transA, int transB, int accumulate, int stream, long m, long n, long k,
                                 const double *a, long lda, const double *b, long ldb, double *c, long ldc);
 
 /// A parallel loop's body: runs index `index` of the loop with the caller's `context`.

@@ -118,9 +118,10 @@ final class BoundProgram<T: BLASScalar> {
         let a = UnsafePointer(bases[g.a]), b = UnsafePointer(bases[g.b]), c = bases[g.c]
         let count = g.batchSizes.reduce(1, *)
         let workers = ThreadSettings.workers
+        let streaming = count &* g.m &* g.n &* MemoryLayout<T>.stride >= LinalgKernels.streamingOutputBytes
         if count == 1 {
             LinalgKernels.gemm(transA: g.transA, transB: g.transB, m: g.m, n: g.n, k: g.k, a: a, lda: g.lda,
-                               b: b, ldb: g.ldb, c: c, ldc: g.ldc)
+                               b: b, ldb: g.ldb, c: c, ldc: g.ldc, streaming: streaming)
             return
         }
         let dims = g.batchSizes.count
@@ -135,7 +136,7 @@ final class BoundProgram<T: BLASScalar> {
                 d -= 1
             }
             T.gemmOverwriting(transA: g.transA, transB: g.transB, m: g.m, n: g.n, k: g.k, a: a + oa, lda: g.lda,
-                              b: b + ob, ldb: g.ldb, c: c + oc, ldc: g.ldc)
+                              b: b + ob, ldb: g.ldb, c: c + oc, ldc: g.ldc, streaming: streaming)
         }
     }
 }

@@ -15,7 +15,8 @@ public protocol BLASScalar: BinaryFloatingPoint, Sendable {
 
     /// Row-major `C = op(A) * op(B)` (or `C += …` when `accumulate`) through the hand-written
     /// small-GEMM kernel; false when it declined (CPU without AVX2/FMA, or no memory).
-    static func smallGemm(transA: Bool, transB: Bool, accumulate: Bool, m: Int, n: Int, k: Int,
+    /// `streaming` writes an overwritten, aligned C past the caches.
+    static func smallGemm(transA: Bool, transB: Bool, accumulate: Bool, streaming: Bool, m: Int, n: Int, k: Int,
                           a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
                           c: UnsafeMutablePointer<Self>, ldc: Int) -> Bool
 
@@ -52,11 +53,12 @@ extension BLASScalar {
     /// `smallGemm` on the shapes where it beats OpenBLAS; false when it did not run (another
     /// shape, k = 0, or the kernel declined), leaving C untouched for the BLAS call.
     @inline(__always)
-    static func smallGemmWhereFaster(transA: Bool, transB: Bool, accumulate: Bool, m: Int, n: Int, k: Int,
+    static func smallGemmWhereFaster(transA: Bool, transB: Bool, accumulate: Bool, streaming: Bool = false,
+                                     m: Int, n: Int, k: Int,
                                      a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
                                      c: UnsafeMutablePointer<Self>, ldc: Int) -> Bool {
         k > 0 && prefersSmallGemm(n: n, k: k)
-            && smallGemm(transA: transA, transB: transB, accumulate: accumulate, m: m, n: n, k: k,
+            && smallGemm(transA: transA, transB: transB, accumulate: accumulate, streaming: streaming, m: m, n: n, k: k,
                          a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
     }
 
@@ -65,12 +67,14 @@ extension BLASScalar {
     /// OpenBLAS clears C for beta = 0 in a pass of its own that walks C one row at a time
     /// (one column of its column-major view) and costs more than the multiply when rows are
     /// short; such a C is cleared here with plain stores and accumulated into (beta = 1).
+    /// `streaming` (for a C far larger than the caches) lets the small-GEMM kernel write C
+    /// past the caches.
     @inline(__always)
     static func gemmOverwriting(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                                 a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
-                                c: UnsafeMutablePointer<Self>, ldc: Int) {
+                                c: UnsafeMutablePointer<Self>, ldc: Int, streaming: Bool = false) {
         if m == 0 || n == 0 { return }
-        if smallGemmWhereFaster(transA: transA, transB: transB, accumulate: false, m: m, n: n, k: k,
+        if smallGemmWhereFaster(transA: transA, transB: transB, accumulate: false, streaming: streaming, m: m, n: n, k: k,
                                 a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc) {
             return
         }
@@ -98,10 +102,11 @@ extension Float: BLASScalar {
     public static var smallGemmPanel: Int { 16 }
 
     @inline(__always)
-    public static func smallGemm(transA: Bool, transB: Bool, accumulate: Bool, m: Int, n: Int, k: Int,
+    public static func smallGemm(transA: Bool, transB: Bool, accumulate: Bool, streaming: Bool, m: Int, n: Int, k: Int,
                                  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                                  c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
-        tnk_small_sgemm(transA ? 1 : 0, transB ? 1 : 0, accumulate ? 1 : 0, m, n, k, a, lda, b, ldb, c, ldc) != 0
+        tnk_small_sgemm(transA ? 1 : 0, transB ? 1 : 0, accumulate ? 1 : 0, streaming ? 1 : 0, m, n, k,
+                        a, lda, b, ldb, c, ldc) != 0
     }
 
     @inline(__always)
@@ -119,10 +124,11 @@ extension Double: BLASScalar {
     public static var smallGemmPanel: Int { 8 }
 
     @inline(__always)
-    public static func smallGemm(transA: Bool, transB: Bool, accumulate: Bool, m: Int, n: Int, k: Int,
+    public static func smallGemm(transA: Bool, transB: Bool, accumulate: Bool, streaming: Bool, m: Int, n: Int, k: Int,
                                  a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
                                  c: UnsafeMutablePointer<Double>, ldc: Int) -> Bool {
-        tnk_small_dgemm(transA ? 1 : 0, transB ? 1 : 0, accumulate ? 1 : 0, m, n, k, a, lda, b, ldb, c, ldc) != 0
+        tnk_small_dgemm(transA ? 1 : 0, transB ? 1 : 0, accumulate ? 1 : 0, streaming ? 1 : 0, m, n, k,
+                        a, lda, b, ldb, c, ldc) != 0
     }
 
     @inline(__always)
