@@ -70,6 +70,44 @@ final class WorkerPoolTests: XCTestCase {
         XCTAssertTrue(LinalgKernels.gemmSplit(m: 16, n: 16, k: 1 << 13, parallel: true, as: Float.self).blocks == 1)
     }
 
+    /// A small C with a long k splits k over the workers (each multiplies its own slice, then
+    /// the slices are added): every transpose, and a C whose rows are padded.
+    func testLongInnerSizeSplitsOverTheWorkers() {
+        let (m, n, k, ldc) = (16, 32, 8192, 35)
+        XCTAssertTrue(LinalgKernels.gemmSplitsInner(m: m, n: n, k: k))
+        XCTAssertFalse(LinalgKernels.gemmSplitsInner(m: 256, n: 256, k: 8192))   // C too large
+        XCTAssertFalse(LinalgKernels.gemmSplitsInner(m: 16, n: 32, k: 1024))     // k too short
+        var rng = TestRandom(state: 11)
+        let a = rng.array(m * k), b = rng.array(k * n)
+        for transA in [false, true] {
+            for transB in [false, true] {
+                // op(A)[i, p] and op(B)[p, j] are the same numbers whichever way they are stored.
+                let aStored = transA ? (0..<(k * m)).map { a[($0 % m) * k + $0 / m] } : a
+                let bStored = transB ? (0..<(n * k)).map { b[($0 % k) * n + $0 / k] } : b
+                var c = [Double](repeating: -3, count: m * ldc)
+                aStored.withUnsafeBufferPointer { ap in
+                    bStored.withUnsafeBufferPointer { bp in
+                        c.withUnsafeMutableBufferPointer { cp in
+                            LinalgKernels.gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: ap.baseAddress!,
+                                               lda: transA ? m : k, b: bp.baseAddress!, ldb: transB ? k : n,
+                                               c: cp.baseAddress!, ldc: ldc)
+                        }
+                    }
+                }
+                var worst = 0.0
+                for i in 0..<m {
+                    for j in 0..<ldc {
+                        if j >= n { XCTAssertEqual(c[i * ldc + j], -3, "padding written"); continue }
+                        var want = 0.0
+                        for p in 0..<k { want += a[i * k + p] * b[p * n + j] }
+                        worst = max(worst, abs(c[i * ldc + j] - want))
+                    }
+                }
+                XCTAssertLessThan(worst, 1e-10, "transA \(transA) transB \(transB)")
+            }
+        }
+    }
+
     func testASecondThreadTakesWork() throws {
         try XCTSkipIf(ProcessInfo.processInfo.activeProcessorCount < 2, "one CPU: the pool has no worker")
         // Two indices that each take ~0.2 ms: a working pool runs them on two threads.

@@ -91,6 +91,41 @@ enum LinalgKernels {
         return (alongRows ? rowBlocks : columnBlocks, alongRows)
     }
 
+    /// Whether a large GEMM with a small C and a long inner size (a factor chain's weight
+    /// gradients: m 16, n 32, k 179,200 in W5b's backward) splits k over the workers rather
+    /// than C: split by rows or columns, every worker reads all of one operand (there 11-23 MB
+    /// from memory); split by k, each reads its own half of both.
+    static func gemmSplitsInner(m: Int, n: Int, k: Int) -> Bool {
+        ThreadSettings.workers > 1 && m &* n &* k >= StepBinder.parallelGemmWork
+            && m &* n <= 1 << 14 && k >= 64 &* Swift.max(m, n)
+    }
+
+    /// C = op(A)·op(B) with k cut into one slice per worker: the first slice's product goes
+    /// into C, the others' into scratch, then they are added to C. False, doing nothing, when
+    /// the scratch cannot be allocated.
+    private static func gemmOverInnerSlices<T: BLASScalar>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                                                           a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
+                                                           c: UnsafeMutablePointer<T>, ldc: Int) -> Bool {
+        let parts = Swift.min(ThreadSettings.workers, k / 256)
+        guard parts > 1, let partial = try? Workspace<T>(count: (parts - 1) &* m &* n) else { return false }
+        withExtendedLifetime(partial) {
+            TensorKernels.forEach(parts, parallel: true) { part in
+                let lo = k &* part / parts, hi = k &* (part &+ 1) / parts
+                T.gemmOverwriting(transA: transA, transB: transB, m: m, n: n, k: hi - lo,
+                                  a: a + (transA ? lo &* lda : lo), lda: lda, b: b + (transB ? lo : lo &* ldb), ldb: ldb,
+                                  c: part == 0 ? c : partial.pointer + (part - 1) &* m &* n, ldc: part == 0 ? ldc : n)
+            }
+            for part in 1..<parts {
+                let slice = partial.pointer + (part - 1) &* m &* n
+                for i in 0..<m {
+                    let row = c + i &* ldc, add = slice + i &* n
+                    for j in 0..<n { row[j] += add[j] }
+                }
+            }
+        }
+        return true
+    }
+
     /// Bytes of a GEMM's C (all of a batch) from which the small-GEMM kernel writes it past
     /// the caches: such a C does not stay cached for its reader anyway, and the stores then
     /// skip reading each line before writing it. W5b's batch-100 forward writes 23 MB with
@@ -104,6 +139,10 @@ enum LinalgKernels {
                                     a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
                                     c: UnsafeMutablePointer<T>, ldc: Int, streaming: Bool = false) {
         if m == 0 || n == 0 { return }
+        if gemmSplitsInner(m: m, n: n, k: k),
+           gemmOverInnerSlices(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc) {
+            return
+        }
         let (blocks, alongRows) = gemmSplit(m: m, n: n, k: k, parallel: true, as: T.self)
         let extent = alongRows ? m : n
         TensorKernels.forEach(blocks, parallel: blocks > 1) { part in
