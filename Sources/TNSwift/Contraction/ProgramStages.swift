@@ -61,9 +61,8 @@ struct ProgramStages {
     }
 
     /// An instruction's work in GEMM multiply-adds (a copied element, or a multiply-add of a
-    /// loop, counts as four), or nil when
-    /// it spreads over the workers by itself (a large GEMM or copy, a batch of GEMMs): such an
-    /// instruction would run on one core inside a concurrent stage.
+    /// loop, counts as four), or nil when it spreads over the workers by itself (a large GEMM
+    /// or copy, a batch of GEMMs): inside a concurrent stage it would run on one core.
     static func cost(_ instruction: PlanInstruction) -> Int? {
         switch instruction {
         case .transfer(let sizes, _, _, _, _):
