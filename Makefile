@@ -81,8 +81,11 @@ valgrind: lib
 	@command -v valgrind >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; else \
 	  echo "valgrind is missing: run 'sudo apt-get install valgrind'" >&2; exit 1; fi; }
+	@# valgrind 3.19 gives up reading this library's debug information (clang's DWARF 5) since the
+	@# worker pool came in: memcheck runs on a copy without debug info (its symbols stay).
+	@mkdir -p $(LIBDIR)/valgrind && objcopy --strip-debug $(LIB) $(LIBDIR)/valgrind/libtnswift.so
 	TN_RUNNER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite" \
-	  bash Tests/CTests/run.sh $(LIBDIR)
+	  bash Tests/CTests/run.sh $(LIBDIR)/valgrind
 
 test: setup test-swift test-c test-python
 
