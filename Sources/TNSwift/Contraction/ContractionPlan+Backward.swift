@@ -88,10 +88,10 @@ extension ContractionPlan {
                 throw TNError.shape("the gradient of operand \(i) has shape \(g.shape) but the operand has shape \(shapes[i])")
             }
         }
-        let given = grads.compactMap { $0 }
-        let inputsRead = operands + [dy]
+        // Address ranges computed once: this check runs on every backward call.
+        let given = grads.compactMap { $0 }.map(Overlap.range), inputsRead = (operands + [dy]).map(Overlap.range)
         let aliased = given.indices.contains { i in
-            Overlap.any(given[i], inputsRead) || Overlap.any(given[i], given.indices.filter { $0 != i }.map { given[$0] })
+            inputsRead.contains { Overlap.meet(given[i], $0) } || given.indices.contains { $0 != i && Overlap.meet(given[i], given[$0]) }
         }
         if aliased {
             // Gradients that alias inputs are computed in fresh memory, then copied.

@@ -215,8 +215,13 @@ enum Overlap {
     }
 
     static func any<T>(_ out: StridedView<T>, _ others: [StridedView<T>]) -> Bool {
-        guard let r = range(out) else { return false }
-        for o in others { if let q = range(o), q.lo < r.hi && r.lo < q.hi { return true } }
-        return false
+        let r = range(out)
+        return others.contains { meet(r, range($0)) }
+    }
+
+    /// Whether two address ranges (nil for an empty view) share a byte.
+    static func meet(_ a: (lo: Int, hi: Int)?, _ b: (lo: Int, hi: Int)?) -> Bool {
+        guard let a, let b else { return false }
+        return a.lo < b.hi && b.lo < a.hi
     }
 }

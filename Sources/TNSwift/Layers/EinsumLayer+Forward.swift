@@ -130,10 +130,6 @@ extension EinsumLayer {
         return view
     }
 
-    var parameterViews: [StridedView<T>] {
-        zip(parameters, parameterShapes).map { StridedView(contiguous: $0.pointer, shape: $1) }
-    }
-
     /// y = x · W + b, computed on the factors by the plan for this batch size.
     /// - Parameters:
     ///   - x: (batch, in_features) or (batch, input modes…), any strides.
@@ -203,7 +199,7 @@ extension EinsumLayer {
             let dyv = try modeView(dy, modes: outputModes, features: outFeatures, what: "dy", batch: n)
             let dxv = try dx.map { try modeView($0, modes: inputModes, features: inFeatures, what: "dx", batch: n) }
             guard dyv.allFinite() else { throw TNError.value("dy has a NaN or an infinity") }
-            let grads = zip(gradients, parameterShapes).map { StridedView(contiguous: $0.pointer, shape: $1) }
+            let grads = gradientViews
             // dx and dW by the GEMM's backward, then dW back through the rebuild.
             let throughWeight = { (gemm: ContractionPlan<T>, cache: WeightCache<T>) throws in
                 try gemm.gradients(dy: dyv, operands: [xv, cache.weightView], grads: [dxv, cache.gradientView])

@@ -44,6 +44,10 @@ public class EinsumLayer<T: LAPACKScalar> {
     var expression: EinsumExpression { spec.expression }
     let parameters: [Workspace<T>]
     let gradients: [Workspace<T>]
+    /// Views of `parameters` and `gradients` in their shapes, made once: every forward and
+    /// backward passes them to plans.
+    let parameterViews: [StridedView<T>]
+    let gradientViews: [StridedView<T>]
     let bias: Workspace<T>?
     let biasGradient: Workspace<T>?
     /// Programs by batch size (the most recent few).
@@ -94,6 +98,8 @@ public class EinsumLayer<T: LAPACKScalar> {
         try LayerAllocationBudget.check(total)
         parameters = try sizes.map { try Workspace<T>(count: $0) }
         gradients = try parameters.map { try Workspace<T>(count: $0.count) }
+        parameterViews = zip(parameters, parameterShapes).map { StridedView(contiguous: $0.pointer, shape: $1) }
+        gradientViews = zip(gradients, parameterShapes).map { StridedView(contiguous: $0.pointer, shape: $1) }
         for b in parameters + gradients { b.pointer.initialize(repeating: 0, count: b.count) }
         self.bias = bias ? try Workspace<T>(count: outFeatures) : nil
         self.biasGradient = bias ? try Workspace<T>(count: outFeatures) : nil
