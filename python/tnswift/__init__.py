@@ -19,15 +19,20 @@ Every error is a :class:`TNError`; the subclasses also derive from the matching 
 exception (``ShapeError`` is a ``ValueError``, ``DTypeError`` a ``TypeError``, ...).
 """
 
-from ._ext import (
-    ArgumentError,
-    DTypeError,
-    ShapeError,
-    SubscriptError,
-    TNError,
-    TNMemoryError,
-    set_num_threads,
-)
+import numpy as _numpy  # noqa: F401  (loaded first: its own OpenBLAS keeps its own kernel choice)
+
+from ._openblas_core import chosen_for_load as _chosen_for_load
+
+with _chosen_for_load():
+    from ._ext import (
+        ArgumentError,
+        DTypeError,
+        ShapeError,
+        SubscriptError,
+        TNError,
+        TNMemoryError,
+        set_num_threads,
+    )
 from ._ext import abi_version as _abi_version
 from ._ext import version as _library_version
 from ._pathinfo import PathInfo
