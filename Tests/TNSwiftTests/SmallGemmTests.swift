@@ -4,10 +4,21 @@ import TNKernels
 
 /// The hand-written small-GEMM kernel against a float64 index loop: every transpose, padded
 /// leading dimensions, partial panels, row counts that are not a multiple of the tile, a
-/// packed B too large for the stack buffer, and stores that bypass the caches.
+/// packed B too large for the stack buffer, and stores that bypass the caches — on AVX2 and,
+/// where the CPU has it, on AVX-512.
 final class SmallGemmTests: XCTestCase {
+    /// Runs `body` with the kernels on AVX2, then on AVX-512 when this CPU has it (passing
+    /// which), and puts back the instruction set in use before.
+    func forEachInstructionSet(_ body: (String) throws -> Void) rethrows {
+        let before = tnk_set_avx512(0)
+        defer { _ = tnk_set_avx512(before) }
+        try body("AVX2")
+        if tnk_set_avx512(1) == 0 && tnk_avx512() != 0 { try body("AVX-512") }
+    }
+
     func check<T: BLASScalar>(_: T.Type, m: Int, n: Int, k: Int, transA: Bool, transB: Bool, accumulate: Bool,
-                              pad: Int, tolerance: Double, file: StaticString = #filePath, line: UInt = #line) {
+                              pad: Int, tolerance: Double, isa: String,
+                              file: StaticString = #filePath, line: UInt = #line) {
         var rng = TestRandom(state: UInt64(m &* 131 &+ n &* 17 &+ k &+ pad))
         let lda = (transA ? m : k) + pad, ldb = (transB ? k : n) + pad, ldc = n + pad
         let aRows = transA ? k : m, bRows = transB ? n : k
@@ -34,7 +45,7 @@ final class SmallGemmTests: XCTestCase {
                 }
             }
         }
-        let label = "\(T.self) m \(m) n \(n) k \(k) transA \(transA) transB \(transB) accumulate \(accumulate) pad \(pad)"
+        let label = "\(isa) \(T.self) m \(m) n \(n) k \(k) transA \(transA) transB \(transB) accumulate \(accumulate) pad \(pad)"
         guard tnk_available() != 0 else {
             XCTAssertFalse(ran, "declines without AVX2/FMA: \(label)", file: file, line: line)
             return
@@ -56,26 +67,33 @@ final class SmallGemmTests: XCTestCase {
     }
 
     func testAgainstIndexLoop() {
+        // Row counts around both tiles (6 rows on AVX2, 8 on AVX-512), columns around the panels.
         let shapes = [(1, 1, 1), (6, 16, 32), (7, 16, 5), (13, 8, 3), (5, 33, 9), (64, 112, 28), (17, 4, 64),
-                      (100, 20, 31), (12, 48, 1), (3, 100, 40), (130, 64, 64)]
+                      (100, 20, 31), (12, 48, 1), (3, 100, 40), (130, 64, 64), (8, 17, 7), (15, 31, 12), (23, 9, 2)]
+        forEachInstructionSet { isa in
         for (m, n, k) in shapes {
             for transA in [false, true] {
                 for transB in [false, true] {
                     for (accumulate, pad) in [(false, 0), (true, 3)] {
                         check(Float.self, m: m, n: n, k: k, transA: transA, transB: transB, accumulate: accumulate,
-                              pad: pad, tolerance: 1e-6)
+                              pad: pad, tolerance: 1e-6, isa: isa)
                         check(Double.self, m: m, n: n, k: k, transA: transA, transB: transB, accumulate: accumulate,
-                              pad: pad, tolerance: 1e-14)
+                              pad: pad, tolerance: 1e-14, isa: isa)
                     }
                 }
             }
+        }
         }
     }
 
     func testPackedPanelsLargerThanTheStackBuffer() {
         // 256 x 64 floats of packed B is 64 KiB, past the 32 KiB kept on the stack.
-        check(Float.self, m: 40, n: 64, k: 256, transA: false, transB: true, accumulate: false, pad: 1, tolerance: 1e-6)
-        check(Double.self, m: 40, n: 64, k: 256, transA: true, transB: false, accumulate: true, pad: 2, tolerance: 1e-14)
+        forEachInstructionSet { isa in
+            check(Float.self, m: 40, n: 64, k: 256, transA: false, transB: true, accumulate: false, pad: 1,
+                  tolerance: 1e-6, isa: isa)
+            check(Double.self, m: 40, n: 64, k: 256, transA: true, transB: false, accumulate: true, pad: 2,
+                  tolerance: 1e-14, isa: isa)
+        }
     }
 
     /// Stores past the caches (for huge outputs) give the same bits as plain stores, on full
@@ -96,14 +114,16 @@ final class SmallGemmTests: XCTestCase {
             XCTAssertTrue(ran)
             return Array(UnsafeBufferPointer(start: c.pointer, count: offset + m * ldc))
         }
-        for (m, n, k, ldc) in [(37, 64, 28, 64), (13, 40, 9, 48), (8, 16, 3, 24)] {
-            for offset in [0, 1] {   // 1: rows not 32-byte aligned
-                XCTAssertEqual(try run(Float.self, m: m, n: n, k: k, ldc: ldc, offset: offset, streaming: true),
-                               try run(Float.self, m: m, n: n, k: k, ldc: ldc, offset: offset, streaming: false),
-                               "float m \(m) n \(n) k \(k) offset \(offset)")
-                XCTAssertEqual(try run(Double.self, m: m, n: n, k: k, ldc: ldc, offset: offset, streaming: true),
-                               try run(Double.self, m: m, n: n, k: k, ldc: ldc, offset: offset, streaming: false),
-                               "double m \(m) n \(n) k \(k) offset \(offset)")
+        try forEachInstructionSet { isa in
+            for (m, n, k, ldc) in [(37, 64, 28, 64), (13, 40, 9, 48), (8, 16, 3, 24)] {
+                for offset in [0, 1, 8] {   // 1: rows not 32-byte aligned; 8 floats: 32 bytes past 64
+                    XCTAssertEqual(try run(Float.self, m: m, n: n, k: k, ldc: ldc, offset: offset, streaming: true),
+                                   try run(Float.self, m: m, n: n, k: k, ldc: ldc, offset: offset, streaming: false),
+                                   "\(isa) float m \(m) n \(n) k \(k) offset \(offset)")
+                    XCTAssertEqual(try run(Double.self, m: m, n: n, k: k, ldc: ldc, offset: offset, streaming: true),
+                                   try run(Double.self, m: m, n: n, k: k, ldc: ldc, offset: offset, streaming: false),
+                                   "\(isa) double m \(m) n \(n) k \(k) offset \(offset)")
+                }
             }
         }
     }

@@ -1,6 +1,7 @@
 """GEMMs on the shapes routed to tnswift's own small-GEMM kernel (one with an output large
-enough to be written past the caches), with the kernel on and with it turned off by
-TNSWIFT_NO_KERNELS (OpenBLAS then runs), against NumPy in float64."""
+enough to be written past the caches), with the kernel on (on AVX-512 where the CPU has it),
+held to AVX2 by TNSWIFT_NO_AVX512, and turned off by TNSWIFT_NO_KERNELS (OpenBLAS then runs),
+against NumPy in float64."""
 
 import os
 import subprocess
@@ -17,7 +18,7 @@ SCRIPT = textwrap.dedent("""
     # C widths that fill whole panels (16 floats, 8 doubles) and k <= 64, plain and transposed
     # operands, row counts that are not a multiple of the register tile.
     for dt, m, k, n in [(np.float32, 97, 32, 16), (np.float32, 13, 5, 48), (np.float64, 64, 64, 8),
-                        (np.float64, 31, 17, 24)]:
+                        (np.float64, 31, 17, 24), (np.float32, 8, 64, 32), (np.float64, 23, 3, 16)]:
         for eq in ["ik,kj->ij", "ki,kj->ij", "ik,jk->ij", "ki,jk->ij"]:
             a_shape = (m, k) if eq[0] == "i" else (k, m)
             b_shape = (k, n) if eq[3] == "k" else (n, k)
@@ -41,12 +42,14 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("kernels", [True, False], ids=["kernel", "openblas"])
-def test_small_gemm_shapes_match_numpy(kernels):
+@pytest.mark.parametrize("setting", [None, "TNSWIFT_NO_AVX512", "TNSWIFT_NO_KERNELS"],
+                         ids=["kernel", "kernel-avx2", "openblas"])
+def test_small_gemm_shapes_match_numpy(setting):
     env = dict(os.environ)
     env.pop("TNSWIFT_NO_KERNELS", None)
-    if not kernels:
-        env["TNSWIFT_NO_KERNELS"] = "1"
+    env.pop("TNSWIFT_NO_AVX512", None)
+    if setting:
+        env[setting] = "1"
     proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.startswith("ok"), proc.stdout

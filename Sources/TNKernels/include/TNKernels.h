@@ -9,6 +9,14 @@
 /// Whether this CPU (and OS) runs the AVX2/FMA kernels; when 0 every kernel declines.
 TNK_INTERNAL int tnk_available(void);
 
+/// Whether the kernels run on AVX-512 (F, DQ, BW, VL) registers: 1 on such a CPU unless
+/// TNSWIFT_NO_AVX512 is set (read once); else they run on AVX2.
+TNK_INTERNAL int tnk_avx512(void);
+
+/// For tests: runs the kernels on AVX-512 (when `use` is nonzero and the CPU has it) or on
+/// AVX2 from now on; returns whether they used AVX-512 before.
+TNK_INTERNAL int tnk_set_avx512(int use);
+
 /// Row-major C = op(A)·op(B) (or C += op(A)·op(B) when `accumulate` is nonzero) for a
 /// small n or k, where OpenBLAS's packing costs more than the multiply. With `stream`
 /// nonzero, an overwritten C whose rows are 32-byte aligned is written with stores that

@@ -1,0 +1,19 @@
+// Clears one instruction set's SG_ macros (see SmallGemmTile.h) before the next is defined.
+#undef SG_TARGET
+#undef SG_V
+#undef SG_W
+#undef SG_VPR
+#undef SG_MR
+#undef SG_ZERO
+#undef SG_LOAD
+#undef SG_STORE
+#undef SG_STREAM
+#undef SG_BCAST
+#undef SG_FMA
+#undef SG_ADD
+#undef SG_MASK_T
+#undef SG_MASK
+#undef SG_MASKLOAD
+#undef SG_MASKSTORE
+#undef SG_TILE
+#undef SG_RUN
