@@ -53,6 +53,23 @@ final class TensorKernelsTests: XCTestCase {
         checkPermute([6, 4, 5, 11], perm: [2, 1, 0, 3])
     }
 
+    func testBlockedPermutesOfShortRuns() {
+        // W5b's batch-100 intermediates (batch 3 here; the second is large enough to be split
+        // over the workers): runs of 4 in blocks that read and write whole lines.
+        checkPermute([4, 4, 3, 2, 7, 8, 4, 4], perm: [6, 5, 0, 1, 2, 3, 4, 7])
+        checkPermute([3, 4, 4, 2, 7, 8, 8, 4], perm: [0, 3, 4, 5, 6, 1, 2, 7])
+        // W5a's weight-gradient permute (ten 4s there), single elements interleaved.
+        checkPermute([4, 4, 4, 4, 4, 4, 4, 4], perm: [0, 4, 1, 5, 2, 6, 3, 7])
+        // Prime sizes that cannot be split to fit a block, one of them larger than a block.
+        checkPermute([31, 4, 37, 4], perm: [2, 0, 1, 3])
+        checkPermute([1031, 3, 4], perm: [1, 0, 2])
+        checkPermute([5, 1031, 3], perm: [2, 1, 0], reverse: 1)
+        XCTAssertEqual(TensorKernels.largestDivisor(of: 1400, atMost: 16), 14)
+        XCTAssertEqual(TensorKernels.largestDivisor(of: 1031, atMost: 32), 1)
+        XCTAssertEqual(TensorKernels.largestDivisor(of: 8, atMost: 32), 8)
+        XCTAssertEqual(TensorKernels.largestDivisor(of: 1, atMost: 5), 1)
+    }
+
     func testTransposesAndContiguousRuns() {
         // Transposes with a long write run and a contiguous read (copied in strips).
         checkPermute([32, 256, 32], perm: [0, 2, 1])
