@@ -23,10 +23,11 @@ extension BoundProgram {
         for (i, instruction) in instructions.enumerated() {
             if let check, check.requested { return false }
             let start = BoundProgram.nanoseconds()
-            perform(instruction)
+            let finished = perform(instruction, check: check)
             let elapsed = BoundProgram.nanoseconds() - start
             profile[i] += elapsed
             profileFastest[i] = Swift.min(profileFastest[i], elapsed)
+            if !finished { return false }
         }
         profiledRuns += 1
         if profiledRuns % BoundProgram.profileReportEvery == 0 {

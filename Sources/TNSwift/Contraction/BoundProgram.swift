@@ -85,22 +85,25 @@ final class BoundProgram<T: BLASScalar> {
             for (s, stage) in stages.stages.enumerated() {
                 if let check, check.requested { return false }
                 if stages.concurrent[s] {
-                    TensorKernels.concurrently(stage.count) { perform(instructions[stage[$0]]) }
+                    TensorKernels.concurrently(stage.count) { perform(instructions[stage[$0]], check: nil) }
                 } else {
-                    for i in stage { perform(instructions[i]) }
+                    for i in stage where !perform(instructions[i], check: check) { return false }
                 }
             }
             return true
         }
         for instruction in instructions {
             if let check, check.requested { return false }
-            perform(instruction)
+            if !perform(instruction, check: check) { return false }
         }
         return true
     }
 
-    /// Runs one instruction over the slot table.
-    func perform(_ instruction: PlanInstruction) {
+    /// Runs one instruction over the slot table. A GEMM of at least twice
+    /// `InterruptCheck.gemmChunkWork` multiply-adds polls `check` between chunks of about
+    /// that size; false when the check stopped it part-way.
+    @discardableResult
+    func perform(_ instruction: PlanInstruction, check: InterruptCheck.Installed?) -> Bool {
         switch instruction {
         case .transfer(let sizes, let src, let ss, let dst, let ds):
             TensorKernels.transfer(sizes: sizes, src: bases[src], srcStrides: ss, dst: bases[dst], dstStrides: ds, accumulate: false)
@@ -110,19 +113,41 @@ final class BoundProgram<T: BLASScalar> {
             TensorKernels.direct(outSizes: outSizes, sumSizes: sumSizes, operands: operands, bases: bases,
                                  operandStrides: strides, out: bases[out], outStrides: outStrides)
         case .gemm(let g):
-            runGemm(g)
+            return runGemm(g, check: check)
         }
+        return true
     }
 
-    private func runGemm(_ g: GemmCall) {
+    private func runGemm(_ g: GemmCall, check: InterruptCheck.Installed?) -> Bool {
         let a = UnsafePointer(bases[g.a]), b = UnsafePointer(bases[g.b]), c = bases[g.c]
         let count = g.batchSizes.reduce(1, *)
         let workers = ThreadSettings.workers
         let streaming = count &* g.m &* g.n &* MemoryLayout<T>.stride >= LinalgKernels.streamingOutputBytes
         if count == 1 {
-            LinalgKernels.gemm(transA: g.transA, transB: g.transB, m: g.m, n: g.n, k: g.k, a: a, lda: g.lda,
-                               b: b, ldb: g.ldb, c: c, ldc: g.ldc, streaming: streaming)
-            return
+            let work = Double(g.m) * Double(g.n) * Double(g.k)
+            guard let check, work >= 2 * InterruptCheck.gemmChunkWork else {
+                LinalgKernels.gemm(transA: g.transA, transB: g.transB, m: g.m, n: g.n, k: g.k, a: a, lda: g.lda,
+                                   b: b, ldb: g.ldb, c: c, ldc: g.ldc, streaming: streaming)
+                return true
+            }
+            // Chunks of C's rows (or of its columns, when they are more), each split over the workers.
+            let alongRows = g.m >= g.n
+            let length = alongRows ? g.m : g.n
+            let parts = Swift.min(length, Int(work / InterruptCheck.gemmChunkWork))
+            for part in 0..<parts {
+                if check.requested { return false }
+                let lo = length * part / parts, size = length * (part + 1) / parts - lo
+                if alongRows {
+                    LinalgKernels.gemm(transA: g.transA, transB: g.transB, m: size, n: g.n, k: g.k,
+                                       a: a + (g.transA ? lo : lo &* g.lda), lda: g.lda, b: b, ldb: g.ldb,
+                                       c: c + lo &* g.ldc, ldc: g.ldc, streaming: streaming)
+                } else {
+                    LinalgKernels.gemm(transA: g.transA, transB: g.transB, m: g.m, n: size, k: g.k, a: a, lda: g.lda,
+                                       b: b + (g.transB ? lo &* g.ldb : lo), ldb: g.ldb,
+                                       c: c + lo, ldc: g.ldc, streaming: streaming)
+                }
+            }
+            return true
         }
         let dims = g.batchSizes.count
         TensorKernels.forEach(count, parallel: workers > 1) { index in
@@ -138,5 +163,6 @@ final class BoundProgram<T: BLASScalar> {
             T.gemmOverwriting(transA: g.transA, transB: g.transB, m: g.m, n: g.n, k: g.k, a: a + oa, lda: g.lda,
                               b: b + ob, ldb: g.ldb, c: c + oc, ldc: g.ldc, streaming: streaming)
         }
+        return true
     }
 }
