@@ -31,6 +31,15 @@ sysdeps:
 	fi
 	@command -v swift >/dev/null || { echo "swift is not on PATH (Swift 5.9 or newer is needed)" >&2; exit 1; }
 
+# The Swift and C tests load OpenBLAS without the Python shim: give them the kernel family the
+# shim would choose (python/tnswift/_openblas_core.py), unless OPENBLAS_CORETYPE is set.
+ifeq ($(origin OPENBLAS_CORETYPE),undefined)
+OPENBLAS_CHOSEN := $(shell $(PYTHON) python/tnswift/_openblas_core.py 2>/dev/null)
+ifneq ($(OPENBLAS_CHOSEN),)
+export OPENBLAS_CORETYPE := $(OPENBLAS_CHOSEN)
+endif
+endif
+
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip

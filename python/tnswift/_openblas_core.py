@@ -65,3 +65,8 @@ def chosen_for_load():
         yield chosen
     finally:
         os.environ.pop(VARIABLE, None)
+
+
+if __name__ == "__main__":
+    # For the Makefile's Swift and C tests, which load OpenBLAS without the Python shim.
+    print(coretype_for(*cpu_description()) or "")
