@@ -108,6 +108,56 @@ final class WorkerPoolTests: XCTestCase {
         }
     }
 
+    /// `LinalgKernels.gemm` with C overwritten or added to (the convolutions' weight gradient
+    /// sums over images), on a shape the small-GEMM kernel takes, one OpenBLAS takes, and one
+    /// large enough to split over the workers, split or not; and with an empty inner size.
+    func testGemmOverwritesOrAccumulates() {
+        for (m, n, k) in [(21, 32, 16), (19, 27, 70), (300, 200, 50)] {
+            var rng = TestRandom(state: UInt64(m * n + k))
+            let a = rng.array(m * k), b = rng.array(k * n), c0 = rng.array(m * n)
+            for accumulate in [false, true] {
+                for parallel in [false, true] {
+                    var c = c0
+                    a.withUnsafeBufferPointer { ap in
+                        b.withUnsafeBufferPointer { bp in
+                            c.withUnsafeMutableBufferPointer { cp in
+                                LinalgKernels.gemm(transA: false, transB: false, m: m, n: n, k: k, a: ap.baseAddress!,
+                                                   lda: k, b: bp.baseAddress!, ldb: n, c: cp.baseAddress!, ldc: n,
+                                                   accumulate: accumulate, parallel: parallel)
+                            }
+                        }
+                    }
+                    var worst = 0.0
+                    for i in 0..<m {
+                        for j in 0..<n {
+                            var want = accumulate ? c0[i * n + j] : 0
+                            for p in 0..<k { want += a[i * k + p] * b[p * n + j] }
+                            worst = max(worst, abs(c[i * n + j] - want))
+                        }
+                    }
+                    XCTAssertLessThan(worst, 1e-12, "m \(m) n \(n) k \(k) accumulate \(accumulate) parallel \(parallel)")
+                }
+            }
+        }
+        // k = 0: an empty sum, so C is zeroed, or left as it is when accumulating.
+        var c = [Double](repeating: 5, count: 6)
+        let empty = [Double](repeating: 0, count: 1)
+        empty.withUnsafeBufferPointer { e in
+            c.withUnsafeMutableBufferPointer { cp in
+                LinalgKernels.gemm(transA: false, transB: false, m: 2, n: 3, k: 0, a: e.baseAddress!, lda: 0,
+                                   b: e.baseAddress!, ldb: 3, c: cp.baseAddress!, ldc: 3, accumulate: true)
+            }
+        }
+        XCTAssertEqual(c, [Double](repeating: 5, count: 6))
+        empty.withUnsafeBufferPointer { e in
+            c.withUnsafeMutableBufferPointer { cp in
+                LinalgKernels.gemm(transA: false, transB: false, m: 2, n: 3, k: 0, a: e.baseAddress!, lda: 0,
+                                   b: e.baseAddress!, ldb: 3, c: cp.baseAddress!, ldc: 3)
+            }
+        }
+        XCTAssertEqual(c, [Double](repeating: 0, count: 6))
+    }
+
     func testASecondThreadTakesWork() throws {
         try XCTSkipIf(ProcessInfo.processInfo.activeProcessorCount < 2, "one CPU: the pool has no worker")
         // Two indices that each take ~0.2 ms: a working pool runs them on two threads.

@@ -183,29 +183,6 @@ enum ConvKernels {
         }
     }
 
-    /// Row-major C = op(A) · op(B) + beta · C (m × n, inner k), split into blocks of rows or
-    /// columns of C over the workers when `parallel` and large.
-    static func gemm<T: BLASScalar>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<T>, lda: Int,
-                                    b: UnsafePointer<T>, ldb: Int, beta: T, c: UnsafeMutablePointer<T>, ldc: Int, parallel: Bool) {
-        if m == 0 || n == 0 { return }
-        if k == 0 {
-            for r in 0..<m { let row = c + r &* ldc; for q in 0..<n { row[q] = beta == 0 ? 0 : beta * row[q] } }
-            return
-        }
-        let (blocks, alongRows) = LinalgKernels.gemmSplit(m: m, n: n, k: k, parallel: parallel, as: T.self)
-        let extent = alongRows ? m : n
-        TensorKernels.forEach(blocks, parallel: blocks > 1) { part in
-            let lo = extent * part / blocks, hi = extent * (part + 1) / blocks
-            if alongRows {
-                T.gemm(transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: 1, a: a + (transA ? lo : lo &* lda), lda: lda,
-                       b: b, ldb: ldb, beta: beta, c: c + lo &* ldc, ldc: ldc)
-            } else {
-                T.gemm(transA: transA, transB: transB, m: m, n: hi - lo, k: k, alpha: 1, a: a, lda: lda,
-                       b: b + (transB ? lo &* ldb : lo), ldb: ldb, beta: beta, c: c + lo, ldc: ldc)
-            }
-        }
-    }
-
     /// y[n, o, ·] += bias[o] for `images` blocks of `channels` planes of `plane` values.
     static func addBias<T: BLASScalar>(_ bias: UnsafePointer<T>, to y: UnsafeMutablePointer<T>, images: Int, channels: Int, plane: Int) {
         for n in 0..<images {

@@ -254,8 +254,8 @@ extension ConvLayer {
                                            outHeight: z.outHeight, outWidth: z.outWidth, into: col, parallel: !byImage)
                         b = UnsafePointer(col)
                     }
-                    ConvKernels.gemm(transA: false, transB: false, m: cout, n: l, k: kk, a: operand, lda: kk, b: b, ldb: l,
-                                     beta: 0, c: yn, ldc: l, parallel: !byImage)
+                    LinalgKernels.gemm(transA: false, transB: false, m: cout, n: l, k: kk, a: operand, lda: kk, b: b, ldb: l,
+                                       c: yn, ldc: l, parallel: !byImage)
                 }
             }
         case .depthwise(_, let c, let win):
@@ -294,18 +294,18 @@ extension ConvLayer {
                         b = UnsafePointer(col)
                     }
                     // dK (cout × kk) += dy_n (cout × l) · colᵀ
-                    ConvKernels.gemm(transA: false, transB: true, m: cout, n: kk, k: l, a: gn, lda: l, b: b, ldb: l,
-                                     beta: n == range.lowerBound ? 0 : 1, c: dk, ldc: kk, parallel: !byImage)
+                    LinalgKernels.gemm(transA: false, transB: true, m: cout, n: kk, k: l, a: gn, lda: l, b: b, ldb: l,
+                                       c: dk, ldc: kk, accumulate: n != range.lowerBound, parallel: !byImage)
                     guard let dInput else { continue }
                     let dxn = dInput + n * cin * inPlane
                     if let col {
-                        ConvKernels.gemm(transA: true, transB: false, m: kk, n: l, k: cout, a: operand, lda: kk, b: gn, ldb: l,
-                                         beta: 0, c: col, ldc: l, parallel: !byImage)
+                        LinalgKernels.gemm(transA: true, transB: false, m: kk, n: l, k: cout, a: operand, lda: kk, b: gn, ldb: l,
+                                           c: col, ldc: l, parallel: !byImage)
                         ConvKernels.col2im(col, channels: cin, height: z.inHeight, width: z.inWidth, window: win,
                                            outHeight: z.outHeight, outWidth: z.outWidth, into: dxn, parallel: !byImage)
                     } else {
-                        ConvKernels.gemm(transA: true, transB: false, m: cin, n: l, k: cout, a: operand, lda: cin, b: gn, ldb: l,
-                                         beta: 0, c: dxn, ldc: l, parallel: !byImage)
+                        LinalgKernels.gemm(transA: true, transB: false, m: cin, n: l, k: cout, a: operand, lda: cin, b: gn, ldb: l,
+                                           c: dxn, ldc: l, parallel: !byImage)
                     }
                 }
             }

@@ -132,29 +132,38 @@ enum LinalgKernels {
     /// one instruction; streamed, that GEMM ran 2.25x faster on one core (11.7 -> 5.2 ms).
     static let streamingOutputBytes = 8 << 20
 
-    /// Row-major `C = op(A) * op(B)` (m×n, inner size k), split into blocks of rows or columns
-    /// of C over `ThreadSettings.workers` when large (OpenBLAS itself runs single-threaded).
-    /// `streaming`: see `gemmOverwriting`.
+    /// Row-major `C = op(A) * op(B)` (m×n, inner size k), or `C += op(A) * op(B)` when
+    /// `accumulate`, split into blocks of rows or columns of C over `ThreadSettings.workers`
+    /// when large and `parallel` (OpenBLAS itself runs single-threaded). `streaming`: see
+    /// `gemmOverwriting`.
     static func gemm<T: BLASScalar>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                                     a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
-                                    c: UnsafeMutablePointer<T>, ldc: Int, streaming: Bool = false) {
+                                    c: UnsafeMutablePointer<T>, ldc: Int, accumulate: Bool = false,
+                                    parallel: Bool = true, streaming: Bool = false) {
         if m == 0 || n == 0 { return }
-        if gemmSplitsInner(m: m, n: n, k: k),
+        if k == 0 {
+            // An empty sum (BLAS would reject the leading dimensions of an empty operand).
+            if !accumulate { for i in 0..<m { (c + i &* ldc).update(repeating: 0, count: n) } }
+            return
+        }
+        if !accumulate && parallel && gemmSplitsInner(m: m, n: n, k: k),
            gemmOverInnerSlices(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc) {
             return
         }
-        let (blocks, alongRows) = gemmSplit(m: m, n: n, k: k, parallel: true, as: T.self)
+        let (blocks, alongRows) = gemmSplit(m: m, n: n, k: k, parallel: parallel, as: T.self)
         let extent = alongRows ? m : n
         TensorKernels.forEach(blocks, parallel: blocks > 1) { part in
             let lo = extent * part / blocks, hi = extent * (part + 1) / blocks
-            if alongRows {
-                T.gemmOverwriting(transA: transA, transB: transB, m: hi - lo, n: n, k: k,
-                                  a: a + (transA ? lo : lo &* lda), lda: lda, b: b, ldb: ldb,
-                                  c: c + lo &* ldc, ldc: ldc, streaming: streaming)
+            let (rows, columns) = alongRows ? (hi - lo, n) : (m, hi - lo)
+            let aBlock = alongRows ? a + (transA ? lo : lo &* lda) : a
+            let bBlock = alongRows ? b : b + (transB ? lo &* ldb : lo)
+            let cBlock = alongRows ? c + lo &* ldc : c + lo
+            if accumulate {
+                T.product(transA: transA, transB: transB, m: rows, n: columns, k: k, a: aBlock, lda: lda,
+                          b: bBlock, ldb: ldb, beta: 1, c: cBlock, ldc: ldc)
             } else {
-                T.gemmOverwriting(transA: transA, transB: transB, m: m, n: hi - lo, k: k,
-                                  a: a, lda: lda, b: b + (transB ? lo &* ldb : lo), ldb: ldb,
-                                  c: c + lo, ldc: ldc, streaming: streaming)
+                T.gemmOverwriting(transA: transA, transB: transB, m: rows, n: columns, k: k, a: aBlock, lda: lda,
+                                  b: bBlock, ldb: ldb, c: cBlock, ldc: ldc, streaming: streaming)
             }
         }
     }
