@@ -53,6 +53,16 @@ final class ProgramStagesTests: XCTestCase {
         XCTAssertEqual(large.concurrent, [false])
         let batched = ProgramStages([gemm(0, 1, into: 5, batch: 4), gemm(0, 2, into: 6)]) { $0 }
         XCTAssertEqual(batched.concurrent, [false])
+        // Past the work threshold, a GEMM whose C is too narrow to split and whose k is too
+        // short to split runs on one core: it may share a stage. With k long enough, k splits.
+        func narrow(k: Int) -> PlanInstruction {
+            .gemm(GemmCall(batchSizes: [], batchStridesA: [], batchStridesB: [], batchStridesC: [], a: 0, b: 1, c: 5,
+                           m: 30, n: 30, k: k, transA: false, transB: false, lda: k, ldb: 30, ldc: 30))
+        }
+        XCTAssertEqual(ProgramStages.cost(narrow(k: 1200)), 30 * 30 * 1200)
+        XCTAssertNil(ProgramStages.cost(narrow(k: 1920)))
+        XCTAssertNil(ProgramStages.cost(gemm(0, 1, into: 5, size: 128)))
+        XCTAssertEqual(ProgramStages([narrow(k: 1200), gemm(0, 2, into: 6)]) { $0 }.concurrent, [true])
         // In a concurrent stage the costliest instruction is listed (and claimed) first.
         let mixed = ProgramStages([copy(0, into: 5), gemm(0, 1, into: 6)]) { $0 }
         XCTAssertEqual(mixed.stages, [[1, 0]])

@@ -74,7 +74,7 @@ struct ProgramStages {
             return 4 &* outSizes.reduce(1, &*) &* sumSizes.reduce(1, &*) &* Swift.max(1, operands.count - 1)
         case .gemm(let g):
             let work = g.batchSizes.reduce(1, &*) &* g.m &* g.n &* g.k
-            return g.batchSizes.reduce(1, &*) > 1 || work >= StepBinder.parallelGemmWork ? nil : work
+            return g.batchSizes.reduce(1, &*) > 1 || LinalgKernels.gemmSpreadsOverWorkers(m: g.m, n: g.n, k: g.k) ? nil : work
         }
     }
 }

@@ -96,8 +96,20 @@ enum LinalgKernels {
     /// than C: split by rows or columns, every worker reads all of one operand (there 11-23 MB
     /// from memory); split by k, each reads its own half of both.
     static func gemmSplitsInner(m: Int, n: Int, k: Int) -> Bool {
-        ThreadSettings.workers > 1 && m &* n &* k >= StepBinder.parallelGemmWork
-            && m &* n <= 1 << 14 && k >= 64 &* Swift.max(m, n)
+        ThreadSettings.workers > 1 && m &* n &* k >= StepBinder.parallelGemmWork && splitsInnerByShape(m: m, n: n, k: k)
+    }
+
+    /// The shape part of `gemmSplitsInner`: a C of at most 16K elements, k at least 64 times
+    /// its longer side.
+    private static func splitsInnerByShape(m: Int, n: Int, k: Int) -> Bool {
+        m &* n <= 1 << 14 && k >= 64 &* Swift.max(m, n)
+    }
+
+    /// Whether `gemm` spreads this GEMM over the workers itself when there are several: by k
+    /// (`gemmSplitsInner`), or by rows or columns (`gemmSplit`: blocks of at least 16, so a
+    /// side of 32 or more).
+    static func gemmSpreadsOverWorkers(m: Int, n: Int, k: Int) -> Bool {
+        m &* n &* k >= StepBinder.parallelGemmWork && (m >= 32 || n >= 32 || splitsInnerByShape(m: m, n: n, k: k))
     }
 
     /// C = op(A)·op(B) with k cut into one slice per worker: the first slice's product goes
