@@ -130,7 +130,7 @@ final class SmallGemmTests: XCTestCase {
 
     func testRoutedProductsMatchBLAS() {
         // The shapes `prefersSmallGemm` sends to the kernel give what OpenBLAS gives.
-        for (m, n, k) in [(96, 16, 32), (50, 32, 64), (8, 8, 4)] {
+        for (m, n, k) in [(96, 16, 32), (50, 32, 64), (8, 8, 4), (37, 6, 20), (29, 5, 64)] {
             XCTAssertTrue(Double.prefersSmallGemm(n: n, k: k))
             var rng = TestRandom(state: UInt64(m * n * k))
             let a = rng.array(m * k), b = rng.array(k * n)
@@ -142,6 +142,11 @@ final class SmallGemmTests: XCTestCase {
             for (x, y) in zip(viaKernel, viaBLAS) { XCTAssertEqual(x, y, accuracy: 1e-12) }
         }
         XCTAssertFalse(Float.prefersSmallGemm(n: 100, k: 32), "partial panels stay with OpenBLAS")
+        XCTAssertTrue(Float.prefersSmallGemm(n: 12, k: 32), "one panel at least half full")
+        XCTAssertTrue(Float.prefersSmallGemm(n: 8, k: 16))
+        XCTAssertFalse(Float.prefersSmallGemm(n: 7, k: 16), "fewer columns: OpenBLAS")
+        XCTAssertTrue(Double.prefersSmallGemm(n: 5, k: 16))
+        XCTAssertFalse(Double.prefersSmallGemm(n: 3, k: 16))
         XCTAssertFalse(Float.prefersSmallGemm(n: 32, k: 256), "long k stays with OpenBLAS")
     }
 }

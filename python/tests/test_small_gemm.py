@@ -15,10 +15,11 @@ SCRIPT = textwrap.dedent("""
     import tnswift
     rng = np.random.default_rng(0)
     worst = 0.0
-    # C widths that fill whole panels (16 floats, 8 doubles) and k <= 64, plain and transposed
-    # operands, row counts that are not a multiple of the register tile.
+    # C widths that fill whole panels (16 floats, 8 doubles) or one panel at least half way,
+    # and k <= 64; plain and transposed operands, row counts not a multiple of the tile.
     for dt, m, k, n in [(np.float32, 97, 32, 16), (np.float32, 13, 5, 48), (np.float64, 64, 64, 8),
-                        (np.float64, 31, 17, 24), (np.float32, 8, 64, 32), (np.float64, 23, 3, 16)]:
+                        (np.float64, 31, 17, 24), (np.float32, 8, 64, 32), (np.float64, 23, 3, 16),
+                        (np.float32, 45, 16, 12), (np.float32, 9, 7, 8), (np.float64, 33, 40, 5)]:
         for eq in ["ik,kj->ij", "ki,kj->ij", "ik,jk->ij", "ki,jk->ij"]:
             a_shape = (m, k) if eq[0] == "i" else (k, m)
             b_shape = (k, n) if eq[3] == "k" else (n, k)

@@ -41,15 +41,17 @@ extension BLASScalar {
              beta: beta, c: c, ldc: ldc)
     }
 
-    /// Whether the small-GEMM kernel beats OpenBLAS on this shape. Measured on Zen 2 against
-    /// OpenBLAS 0.3.21 on one thread (with C cleared up front, as `gemmOverwriting` does): it
-    /// wins by 1.1-2.9x when C's columns fill whole panels and k <= 64; on a partly filled last
-    /// panel the two are about even, and OpenBLAS wins for longer k. On an Emerald Rapids Xeon
-    /// the kernel's AVX-512 tiles against OpenBLAS's (SkylakeX) ranged from 0.9x to 1.5x on
-    /// these shapes, about even on W4's batched 64x32x32.
+    /// Whether the small-GEMM kernel beats OpenBLAS on this shape: k <= 64, and C's columns
+    /// fill whole panels or one panel at least half way. Measured against OpenBLAS 0.3.21 on
+    /// one thread (with C cleared up front, as `gemmOverwriting` does): on Zen 2 the AVX2 tiles
+    /// won by 1.1-2.9x on whole panels, about even on a partly filled last one, and lost for
+    /// longer k. On an Emerald Rapids Xeon the AVX-512 tiles ranged from 0.9x to 1.5x on whole
+    /// panels, about even on W4's batched 64x32x32; on a single panel 8 to 15 floats wide they
+    /// won by 2.1-3.9x (1.0-2.9x on AVX2). Narrower C was mixed (one column: OpenBLAS's
+    /// GEMV-like path 6x faster), so it stays with OpenBLAS.
     @inline(__always)
     static func prefersSmallGemm(n: Int, k: Int) -> Bool {
-        n % smallGemmPanel == 0 && k <= 64
+        k <= 64 && (n % smallGemmPanel == 0 || (n >= smallGemmPanel / 2 && n < smallGemmPanel))
     }
 
     /// `smallGemm` on the shapes where it beats OpenBLAS; false when it did not run (another
