@@ -32,7 +32,8 @@ sysdeps:
 	@command -v swift >/dev/null || { echo "swift is not on PATH (Swift 5.9 or newer is needed)" >&2; exit 1; }
 
 # The Swift and C tests load OpenBLAS without the Python shim: give them the kernel family the
-# shim would choose (python/tnswift/_openblas_core.py), unless OPENBLAS_CORETYPE is set.
+# shim would choose (python/tnswift/_openblas_core.py; without NumPy it reads /proc/cpuinfo),
+# unless OPENBLAS_CORETYPE is set.
 ifeq ($(origin OPENBLAS_CORETYPE),undefined)
 OPENBLAS_CHOSEN := $(shell $(PYTHON) python/tnswift/_openblas_core.py 2>/dev/null)
 ifneq ($(OPENBLAS_CHOSEN),)
@@ -93,7 +94,9 @@ valgrind: lib
 	@# valgrind 3.19 gives up reading this library's debug information (clang's DWARF 5) since the
 	@# worker pool came in: memcheck runs on a copy without debug info (its symbols stay).
 	@mkdir -p $(LIBDIR)/valgrind && objcopy --strip-debug $(LIB) $(LIBDIR)/valgrind/libtnswift.so
-	TN_RUNNER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite" \
+	@# valgrind runs no AVX-512: OpenBLAS picks its kernels from the CPU valgrind presents.
+	env -u OPENBLAS_CORETYPE \
+	  TN_RUNNER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite" \
 	  bash Tests/CTests/run.sh $(LIBDIR)/valgrind
 
 test: setup test-swift test-c test-python

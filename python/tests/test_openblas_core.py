@@ -33,8 +33,21 @@ def test_cpuinfo_is_read_for_the_first_processor(tmp_path):
             "processor\t: 1\nvendor_id\t: GenuineIntel\nflags\t\t: fpu\n")
     path = tmp_path / "cpuinfo"
     path.write_text(text)
-    assert core.cpu_description(str(path)) == ("AuthenticAMD", frozenset({"fpu", "avx2", "fma"}))
-    assert core.cpu_description(str(tmp_path / "missing")) == ("", frozenset())
+    assert core.cpuinfo(str(path)) == ("AuthenticAMD", frozenset({"fpu", "avx2", "fma"}))
+    assert core.cpuinfo(str(tmp_path / "missing")) == ("", frozenset())
+
+
+def test_runtime_flags_come_from_numpy():
+    import numpy as np
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:
+        from numpy.core._multiarray_umath import __cpu_features__ as features
+    flags = core.runtime_flags()
+    assert flags is not None, np.__version__
+    assert ("avx2" in flags) == bool(features.get("AVX2"))
+    assert ("avx512f" in flags) == bool(features.get("AVX512F"))
+    assert core.cpu_description()[1] == flags
 
 
 def _import_in_child(env_value):

@@ -22,8 +22,9 @@ _AVX512 = frozenset({"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"})
 _AVX2 = frozenset({"avx2", "fma"})
 
 
-def cpu_description(path: str = "/proc/cpuinfo") -> tuple[str, frozenset[str]]:
-    """The first processor's vendor and instruction-set flags (empty when unreadable)."""
+def cpuinfo(path: str = "/proc/cpuinfo") -> tuple[str, frozenset[str]]:
+    """The first processor's vendor and instruction-set flags in /proc/cpuinfo (empty when
+    unreadable)."""
     vendor, flags = "", frozenset()
     try:
         with open(path, encoding="ascii", errors="replace") as f:
@@ -38,6 +39,33 @@ def cpu_description(path: str = "/proc/cpuinfo") -> tuple[str, frozenset[str]]:
     except OSError:
         pass
     return vendor, flags
+
+
+# NumPy's runtime feature names, and the /proc/cpuinfo names used here.
+_NUMPY_NAMES = {"AVX2": "avx2", "FMA3": "fma", "AVX512F": "avx512f", "AVX512CD": "avx512cd",
+                "AVX512BW": "avx512bw", "AVX512DQ": "avx512dq", "AVX512VL": "avx512vl"}
+
+
+def runtime_flags() -> frozenset[str] | None:
+    """The instruction sets NumPy found usable at run time (asking the CPU and the OS, so that
+    a CPU emulator such as valgrind, which runs no AVX-512, is seen as it is), in /proc/cpuinfo
+    names; None when NumPy does not say."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:
+        try:
+            from numpy.core._multiarray_umath import __cpu_features__ as features
+        except ImportError:
+            return None
+    return frozenset(name for key, name in _NUMPY_NAMES.items() if features.get(key))
+
+
+def cpu_description() -> tuple[str, frozenset[str]]:
+    """This CPU's vendor, and its instruction-set flags as NumPy found them at run time (else
+    as /proc/cpuinfo lists them)."""
+    vendor, flags = cpuinfo()
+    found = runtime_flags()
+    return vendor, flags if found is None else found
 
 
 def coretype_for(vendor: str, flags: frozenset[str]) -> str | None:
