@@ -7,9 +7,9 @@ import Darwin
 /// A caller's way to stop long contractions: a check function, installed for the calling
 /// thread, that bound programs (plan forward and backward, and so layers and models) poll
 /// before each instruction — each GEMM or copy — and between chunks of a GEMM of 2^33
-/// multiply-adds or more (see `gemmChunkWork`). When it returns non-zero the
-/// call stops with `TNError.interrupted`; the output is then unspecified, and the plan drops
-/// the intermediates it had kept, so the next call recomputes them.
+/// multiply-adds or more (see `gemmChunkWork`). When it returns non-zero the call stops with
+/// `TNError.interrupted`; the output is then unspecified, and the plan drops the intermediates
+/// it had kept, so the next call recomputes them.
 public enum InterruptCheck {
     public typealias Function = @convention(c) (UnsafeMutableRawPointer?) -> Int32
 
