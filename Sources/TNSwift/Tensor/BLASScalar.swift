@@ -47,7 +47,7 @@ extension BLASScalar {
     /// won by 1.1-2.9x on whole panels, about even on a partly filled last one, and lost for
     /// longer k. On an Emerald Rapids Xeon the AVX-512 tiles ranged from 0.9x to 1.5x on whole
     /// panels, about even on W4's batched 64x32x32; on a single panel 8 to 15 floats wide they
-    /// won by 2.1-3.9x (1.0-2.9x on AVX2). Narrower C was mixed (one column: OpenBLAS's
+    /// won by 1.2-3.9x (1.0-2.9x on AVX2). Narrower C was mixed (one column: OpenBLAS's
     /// GEMV-like path 6x faster), so it stays with OpenBLAS.
     @inline(__always)
     static func prefersSmallGemm(n: Int, k: Int) -> Bool {
