@@ -99,9 +99,8 @@ final class BoundProgram<T: BLASScalar> {
         return true
     }
 
-    /// Runs one instruction over the slot table. A GEMM of at least twice
-    /// `InterruptCheck.gemmChunkWork` multiply-adds polls `check` between chunks of about
-    /// that size; false when the check stopped it part-way.
+    /// Runs one instruction over the slot table. A single GEMM polls `check` between chunks
+    /// when it is large (see `LinalgKernels.gemm`); false when the check stopped it part-way.
     @discardableResult
     func perform(_ instruction: PlanInstruction, check: InterruptCheck.Installed?) -> Bool {
         switch instruction {
@@ -124,30 +123,8 @@ final class BoundProgram<T: BLASScalar> {
         let workers = ThreadSettings.workers
         let streaming = count &* g.m &* g.n &* MemoryLayout<T>.stride >= LinalgKernels.streamingOutputBytes
         if count == 1 {
-            let work = Double(g.m) * Double(g.n) * Double(g.k)
-            guard let check, work >= 2 * InterruptCheck.gemmChunkWork else {
-                LinalgKernels.gemm(transA: g.transA, transB: g.transB, m: g.m, n: g.n, k: g.k, a: a, lda: g.lda,
-                                   b: b, ldb: g.ldb, c: c, ldc: g.ldc, streaming: streaming)
-                return true
-            }
-            // Chunks of C's rows (or of its columns, when they are more), each split over the workers.
-            let alongRows = g.m >= g.n
-            let length = alongRows ? g.m : g.n
-            let parts = Swift.min(length, Int(work / InterruptCheck.gemmChunkWork))
-            for part in 0..<parts {
-                if check.requested { return false }
-                let lo = length * part / parts, size = length * (part + 1) / parts - lo
-                if alongRows {
-                    LinalgKernels.gemm(transA: g.transA, transB: g.transB, m: size, n: g.n, k: g.k,
-                                       a: a + (g.transA ? lo : lo &* g.lda), lda: g.lda, b: b, ldb: g.ldb,
-                                       c: c + lo &* g.ldc, ldc: g.ldc, streaming: streaming)
-                } else {
-                    LinalgKernels.gemm(transA: g.transA, transB: g.transB, m: g.m, n: size, k: g.k, a: a, lda: g.lda,
-                                       b: b + (g.transB ? lo &* g.ldb : lo), ldb: g.ldb,
-                                       c: c + lo, ldc: g.ldc, streaming: streaming)
-                }
-            }
-            return true
+            return LinalgKernels.gemm(transA: g.transA, transB: g.transB, m: g.m, n: g.n, k: g.k, a: a, lda: g.lda,
+                                      b: b, ldb: g.ldb, c: c, ldc: g.ldc, streaming: streaming, check: check)
         }
         let dims = g.batchSizes.count
         TensorKernels.forEach(count, parallel: workers > 1) { index in

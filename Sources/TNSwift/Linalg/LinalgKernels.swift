@@ -147,36 +147,56 @@ enum LinalgKernels {
     /// Row-major `C = op(A) * op(B)` (m×n, inner size k), or `C += op(A) * op(B)` when
     /// `accumulate`, split into blocks of rows or columns of C over `ThreadSettings.workers`
     /// when large and `parallel` (OpenBLAS itself runs single-threaded). `streaming`: see
-    /// `gemmOverwriting`.
+    /// `gemmOverwriting`. With `check`, a GEMM of at least twice
+    /// `InterruptCheck.gemmChunkWork` multiply-adds runs in chunks of about that size (of C's
+    /// rows, or of its columns when they are more) and polls the check before each; false
+    /// when it asked to stop (C is then partly computed).
+    @discardableResult
     static func gemm<T: BLASScalar>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                                     a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
                                     c: UnsafeMutablePointer<T>, ldc: Int, accumulate: Bool = false,
-                                    parallel: Bool = true, streaming: Bool = false) {
-        if m == 0 || n == 0 { return }
+                                    parallel: Bool = true, streaming: Bool = false,
+                                    check: InterruptCheck.Installed? = nil) -> Bool {
+        if m == 0 || n == 0 { return true }
         if k == 0 {
             // An empty sum (BLAS would reject the leading dimensions of an empty operand).
             if !accumulate { for i in 0..<m { (c + i &* ldc).update(repeating: 0, count: n) } }
-            return
+            return true
+        }
+        // The GEMM restricted to C's rows (or columns) lo ..< hi.
+        func part(alongRows: Bool, _ lo: Int, _ hi: Int)
+            -> (m: Int, n: Int, a: UnsafePointer<T>, b: UnsafePointer<T>, c: UnsafeMutablePointer<T>) {
+            alongRows ? (hi - lo, n, a + (transA ? lo : lo &* lda), b, c + lo &* ldc)
+                      : (m, hi - lo, a, b + (transB ? lo &* ldb : lo), c + lo)
+        }
+        let work = Double(m) * Double(n) * Double(k)
+        if let check, work >= 2 * InterruptCheck.gemmChunkWork {
+            let alongRows = m >= n, length = alongRows ? m : n
+            let chunks = Swift.min(length, Int(work / InterruptCheck.gemmChunkWork))
+            for chunk in 0..<chunks {
+                if check.requested { return false }
+                let p = part(alongRows: alongRows, length * chunk / chunks, length * (chunk + 1) / chunks)
+                gemm(transA: transA, transB: transB, m: p.m, n: p.n, k: k, a: p.a, lda: lda, b: p.b, ldb: ldb,
+                     c: p.c, ldc: ldc, accumulate: accumulate, parallel: parallel, streaming: streaming)
+            }
+            return true
         }
         if !accumulate && parallel && gemmSplitsInner(m: m, n: n, k: k),
            gemmOverInnerSlices(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc) {
-            return
+            return true
         }
         let (blocks, alongRows) = gemmSplit(m: m, n: n, k: k, parallel: parallel, as: T.self)
         let extent = alongRows ? m : n
-        TensorKernels.forEach(blocks, parallel: blocks > 1) { part in
-            let lo = extent * part / blocks, hi = extent * (part + 1) / blocks
-            let (rows, columns) = alongRows ? (hi - lo, n) : (m, hi - lo)
-            let aBlock = alongRows ? a + (transA ? lo : lo &* lda) : a
-            let bBlock = alongRows ? b : b + (transB ? lo &* ldb : lo)
-            let cBlock = alongRows ? c + lo &* ldc : c + lo
+        TensorKernels.forEach(blocks, parallel: blocks > 1) { block in
+            let p = part(alongRows: alongRows, extent * block / blocks, extent * (block + 1) / blocks)
             if accumulate {
-                T.product(transA: transA, transB: transB, m: rows, n: columns, k: k, a: aBlock, lda: lda,
-                          b: bBlock, ldb: ldb, beta: 1, c: cBlock, ldc: ldc)
+                T.product(transA: transA, transB: transB, m: p.m, n: p.n, k: k, a: p.a, lda: lda,
+                          b: p.b, ldb: ldb, beta: 1, c: p.c, ldc: ldc)
             } else {
-                T.gemmOverwriting(transA: transA, transB: transB, m: rows, n: columns, k: k, a: aBlock, lda: lda,
-                                  b: bBlock, ldb: ldb, c: cBlock, ldc: ldc, streaming: streaming)
+                T.gemmOverwriting(transA: transA, transB: transB, m: p.m, n: p.n, k: k, a: p.a, lda: lda,
+                                  b: p.b, ldb: ldb, c: p.c, ldc: ldc, streaming: streaming)
             }
         }
+        return true
     }
 }
