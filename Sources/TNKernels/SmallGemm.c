@@ -33,13 +33,16 @@ static int detectAVX512(void) {
     return (ebx & (f | dq | bw | vl)) == (f | dq | bw | vl);
 }
 
+// Whether the AVX-512 tiles can run: the kernels are on, and the CPU and OS support AVX-512.
+static int avx512Usable(void) { return tnk_available() && detectAVX512(); }
+
 // -1 until the first call; racing first calls compute and store the same value.
 static int useAVX512 = -1;
 
 int tnk_avx512(void) {
     int value = __atomic_load_n(&useAVX512, __ATOMIC_RELAXED);
     if (value < 0) {
-        value = tnk_available() && detectAVX512() && getenv("TNSWIFT_NO_AVX512") == NULL;
+        value = avx512Usable() && getenv("TNSWIFT_NO_AVX512") == NULL;
         __atomic_store_n(&useAVX512, value, __ATOMIC_RELAXED);
     }
     return value;
@@ -47,7 +50,7 @@ int tnk_avx512(void) {
 
 int tnk_set_avx512(int use) {
     const int before = tnk_avx512();
-    __atomic_store_n(&useAVX512, use && tnk_available() && detectAVX512(), __ATOMIC_RELAXED);
+    __atomic_store_n(&useAVX512, use && avx512Usable(), __ATOMIC_RELAXED);
     return before;
 }
 
@@ -207,7 +210,7 @@ static inline unsigned laneMask16(long count) {
 #define SG_FMA(a, b, acc) _mm512_fmadd_pd(a, b, acc)
 #define SG_ADD(a, b) _mm512_add_pd(a, b)
 #define SG_MASK_T __mmask8
-#define SG_MASK(count) ((__mmask8)laneMask16(count) & (__mmask8)0xff)
+#define SG_MASK(count) ((__mmask8)laneMask16(count))
 #define SG_MASKLOAD(p, mask) _mm512_maskz_loadu_pd(mask, p)
 #define SG_MASKSTORE(p, mask, v) _mm512_mask_storeu_pd(p, mask, v)
 #define SG_TILE smallGemmDoubleTileAVX512
