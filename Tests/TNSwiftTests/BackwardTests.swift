@@ -3,7 +3,8 @@ import XCTest
 
 final class BackwardTests: XCTestCase {
     /// Gradients from the plan versus central finite differences of sum(out * dy).
-    func check(_ subscripts: String, _ shapes: [[Int]], seed: UInt64 = 9, file: StaticString = #filePath, line: UInt = #line) throws {
+    @discardableResult
+    func check(_ subscripts: String, _ shapes: [[Int]], seed: UInt64 = 9, file: StaticString = #filePath, line: UInt = #line) throws -> ContractionPlan<Double> {
         var rng = TestRandom(state: seed)
         var ops = shapes.map { rng.array($0.reduce(1, *)) }
         let plan = try ContractionPlan<Double>(subscripts, shapes: shapes)
@@ -32,6 +33,7 @@ final class BackwardTests: XCTestCase {
                 XCTAssertEqual(grads[i][j], fd, accuracy: 1e-6 * max(1, abs(fd)), "\(subscripts) operand \(i) element \(j)", file: file, line: line)
             }
         }
+        return plan
     }
 
     func testGradientsMatchFiniteDifferences() throws {
@@ -48,6 +50,19 @@ final class BackwardTests: XCTestCase {
         try check("ij,jk->ik", [[40, 50], [50, 30]])
         try check("abc,cd->d", [[4, 5, 6], [6, 20]])      // one-sided sums in a GEMM-sized step
         try check("ab,bc->c", [[1, 50], [50, 60]])        // broadcast row
+    }
+
+    /// A tensor that two GEMMs read in the same copied layout is copied once: the backward of a
+    /// TT-matrix reconstruction (W5a's weight) reads dy, the weight's gradient, with its row and
+    /// column labels interleaved, for both operands of the last step.
+    func testTwoReadersShareOneCopy() throws {
+        let plan = try check("aAx,xbBy,ycCz,zdD->abcdABCD", [[3, 3, 2], [2, 3, 3, 2], [2, 3, 3, 2], [2, 3, 3]])
+        let program = try XCTUnwrap(plan.backwardProgram)
+        let copiesOfDy = program.instructions.filter {
+            if case .transfer(_, let src, _, _, _) = $0 { return src == plan.dySlot }
+            return false
+        }
+        XCTAssertEqual(copiesOfDy.count, 1, "\(program.instructions)")
     }
 
     func testDirectFallbackGradients() throws {

@@ -13,10 +13,13 @@ enum PlanInstruction {
     case gemm(GemmCall)
 }
 
-/// A copy of a tensor into a contiguous scratch layout, made while binding: backward reuses
-/// the forward's copies of tensors that are unchanged between the two runs.
+/// A copy of a tensor into a contiguous scratch layout, made while binding: later steps of the
+/// same binding, and a backward binding, read it instead of copying the tensor again (the
+/// tensors copied are not written after their first reader).
 struct CopyRecord {
     var src: Int
+    /// The copy's label order (the plan's label numbers).
+    var labels: [Int]
     var sizes: [Int], srcStrides: [Int], dstStrides: [Int]
     var slot: Int
 

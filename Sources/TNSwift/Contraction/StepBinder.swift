@@ -188,9 +188,17 @@ struct StepBinder {
         // Choose group orders, and outer M/N labels to loop over, that cost the least: copied
         // elements, plus a charge per extra GEMM call. Looping keeps a caller's layout (or an
         // operand) in place where fusing the whole group would force a copy.
-        let kOrders = [sorted(kGroup, by: a), sorted(kGroup, by: b)]
-        let mOrders = [sorted(mGroup, by: a)] + (fixedC.map { [sorted(mGroup, by: $0)] } ?? [])
-        let nOrders = [sorted(nGroup, by: b)] + (fixedC.map { [sorted(nGroup, by: $0)] } ?? [])
+        var kOrders = [sorted(kGroup, by: a), sorted(kGroup, by: b)]
+        var mOrders = [sorted(mGroup, by: a)] + (fixedC.map { [sorted(mGroup, by: $0)] } ?? [])
+        var nOrders = [sorted(nGroup, by: b)] + (fixedC.map { [sorted(nGroup, by: $0)] } ?? [])
+        // The orders of copies already made of an operand, which cost nothing to read again
+        // (W5a's weight gradient feeds two GEMMs: one copy of its 1M elements serves both).
+        func offer(_ order: [Int], _ group: [Int], to orders: inout [[Int]]) {
+            let o = order.filter { group.contains($0) }
+            if !orders.contains(o) { orders.append(o) }
+        }
+        for order in madeOrders(of: a) { offer(order, kGroup, to: &kOrders); offer(order, mGroup, to: &mOrders) }
+        for order in madeOrders(of: b) { offer(order, kGroup, to: &kOrders); offer(order, nGroup, to: &nOrders) }
         var best: Plan? = nil
         let (sizeA, sizeB, sizeC) = (size(a.labels), size(b.labels), size(cLabels))
         let batchCount = size(batch)
@@ -204,9 +212,9 @@ struct StepBinder {
                 let bOK = matrix(rows: k, cols: size(ni), rowStride: fused(ko, in: b), colStride: fused(ni, in: b)) != nil
                 var cOK = true
                 if let c = fixedC { cOK = matrix(rows: size(mi), cols: size(ni), rowStride: fused(mi, in: c), colStride: fused(ni, in: c)) != nil }
-                // A copy the forward run already made costs nothing.
-                let aCost = aOK || borrowableLayout(a, [batch + mo + ko, batch + ko + mo]) != nil ? 0 : sizeA
-                let bCost = bOK || borrowableLayout(b, [batch + ko + no, batch + no + ko]) != nil ? 0 : sizeB
+                // A copy this binding or the forward run already made costs nothing.
+                let aCost = aOK || madeLayout(a, [batch + mo + ko, batch + ko + mo]) != nil ? 0 : sizeA
+                let bCost = bOK || madeLayout(b, [batch + ko + no, batch + no + ko]) != nil ? 0 : sizeB
                 let cost = aCost + bCost + (cOK ? 0 : sizeC) + (calls - batchCount) * StepBinder.callCost
                 if best == nil || cost < best!.cost {
                     best = Plan(cost: cost, k: ko, m: mo, n: no, mSplit: mSplit, nSplit: nSplit, aOK: aOK, bOK: bOK, cOK: cOK)
@@ -223,11 +231,11 @@ struct StepBinder {
         }
         if !choice.aOK {
             let layouts = [batch + choice.m + choice.k, batch + choice.k + choice.m]
-            a = copied(a, into: borrowableLayout(a, layouts) ?? layouts[transposedC ? 1 : 0])
+            a = copied(a, into: madeLayout(a, layouts) ?? layouts[transposedC ? 1 : 0])
         }
         if !choice.bOK {
             let layouts = [batch + choice.k + choice.n, batch + choice.n + choice.k]
-            b = copied(b, into: borrowableLayout(b, layouts) ?? layouts[transposedC ? 1 : 0])
+            b = copied(b, into: madeLayout(b, layouts) ?? layouts[transposedC ? 1 : 0])
         }
         let c: SlotLayout
         var copyOut: SlotLayout? = nil
@@ -274,23 +282,37 @@ struct StepBinder {
         return c
     }
 
-    /// The first of `layouts` (label orders) in which the forward run already copied `t`.
-    private func borrowableLayout(_ t: SlotLayout, _ layouts: [[Int]]) -> [Int]? {
-        guard t.slot < firstScratchSlot, !borrowable.isEmpty else { return nil }
-        return layouts.first { labels in borrowable.contains { $0.matches(copyRecord(t, labels)) } }
+    /// The first of `layouts` (label orders) in which this binding or the forward run already
+    /// copied `t`.
+    private func madeLayout(_ t: SlotLayout, _ layouts: [[Int]]) -> [Int]? {
+        guard t.slot < firstScratchSlot, !copies.isEmpty || !borrowable.isEmpty else { return nil }
+        return layouts.first { labels in
+            let wanted = copyRecord(t, labels)
+            return copies.contains { $0.matches(wanted) } || borrowable.contains { $0.matches(wanted) }
+        }
+    }
+
+    /// The label orders of the copies this binding or the forward run made of `t` as it is laid
+    /// out now.
+    private func madeOrders(of t: SlotLayout) -> [[Int]] {
+        guard t.slot < firstScratchSlot else { return [] }
+        return (copies + borrowable).filter { $0.src == t.slot && $0.srcStrides == t.strides(over: $0.labels) }.map(\.labels)
     }
 
     private func copyRecord(_ t: SlotLayout, _ labels: [Int]) -> CopyRecord {
-        CopyRecord(src: t.slot, sizes: labels.map { sizes[$0] }, srcStrides: t.strides(over: labels),
+        CopyRecord(src: t.slot, labels: labels, sizes: labels.map { sizes[$0] }, srcStrides: t.strides(over: labels),
                    dstStrides: SlotLayout.contiguous(slot: 0, labels: labels, sizes: sizes).strides, slot: 0)
     }
 
-    /// A contiguous copy of `t` with `labels` in this order. When the forward program already
-    /// made exactly this copy (same source slot and strides), backward borrows it instead.
+    /// A contiguous copy of `t` with `labels` in this order. A copy this binding already made
+    /// is read again; one the forward program made (same source slot and strides) is borrowed.
     private mutating func copied(_ t: SlotLayout, into labels: [Int]) -> SlotLayout {
         let copy = copyRecord(t, labels)
         // Only copies of operands and intermediates are shared: scratch slots are per binding.
         let shareable = t.slot < firstScratchSlot
+        if shareable, let made = copies.first(where: { $0.matches(copy) }) {
+            return .contiguous(slot: made.slot, labels: labels, sizes: sizes)
+        }
         if shareable, let made = borrowable.first(where: { $0.matches(copy) }) {
             let slot = nextSlot
             nextSlot += 1
