@@ -195,4 +195,35 @@ final class TensorKernelsTests: XCTestCase {
         for case .transfer(let sizes, _, _, _, _) in plan.forward!.instructions { copied += sizes.reduce(1, *) }
         XCTAssertLessThanOrEqual(copied, 2 * m * m * r, "the cores may be copied, not the \(n * m * m * r)-element intermediate")
     }
+
+    /// `StridedView.allFinite` checks dimensions that continue each other as one run: every
+    /// element of the view is seen, and none outside it.
+    func testAllFiniteOverMergedAndStridedDimensions() throws {
+        let shape = [3, 4, 1, 4, 4]
+        var data = [Float](repeating: 1, count: 2 * 192)
+        try data.withUnsafeMutableBufferPointer { buffer in
+            let p = buffer.baseAddress!
+            let whole = StridedView(contiguous: p, shape: shape)
+            XCTAssertTrue(whole.allFinite())
+            for position in [0, 1, 63, 64, 100, 191] {
+                for bad in [Float.nan, .infinity, -.infinity] {
+                    p[position] = bad
+                    XCTAssertFalse(whole.allFinite(), "\(bad) at \(position)")
+                    p[position] = 1
+                }
+            }
+            // Every other element along the last dimension, and a reversed first dimension.
+            let strided = try StridedView(base: p, shape: [3, 4, 4, 2], strides: [64, 16, 4, 2])
+            let reversed = try StridedView(base: p + 128, shape: [3, 64], strides: [-64, 1])
+            p[1] = .nan                 // outside the strided view
+            p[192] = .nan               // past both views
+            XCTAssertTrue(strided.allFinite())
+            XCTAssertTrue(reversed.allFinite() == false)   // p[1] is row 2 of the reversed view
+            p[1] = 1
+            XCTAssertTrue(reversed.allFinite())
+            p[6] = .infinity            // element (0, 0, 1, 1) of the strided view
+            XCTAssertFalse(strided.allFinite())
+            XCTAssertFalse(reversed.allFinite())
+        }
+    }
 }

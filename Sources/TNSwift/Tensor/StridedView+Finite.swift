@@ -3,6 +3,18 @@ extension StridedView {
     /// - Complexity: O(count).
     func allFinite() -> Bool {
         if shape.contains(0) { return true }
+        // Dimensions that continue each other's run are checked as one (a layer's dy viewed
+        // as (batch, 4, 4, 4, 4, 4) is one contiguous run, not runs of 4).
+        var shape: [Int] = [], strides: [Int] = []
+        for (n, st) in zip(self.shape, self.strides) where n != 1 {
+            if let last = shape.indices.last, strides[last] == st &* n {
+                shape[last] &*= n
+                strides[last] = st
+            } else {
+                shape.append(n)
+                strides.append(st)
+            }
+        }
         let rank = shape.count
         if rank == 0 { return base.pointee.isFinite }
         var index = [Int](repeating: 0, count: rank)
