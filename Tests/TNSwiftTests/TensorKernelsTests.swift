@@ -64,6 +64,13 @@ final class TensorKernelsTests: XCTestCase {
         checkPermute([31, 4, 37, 4], perm: [2, 0, 1, 3])
         checkPermute([1031, 3, 4], perm: [1, 0, 2])
         checkPermute([5, 1031, 3], perm: [2, 1, 0], reverse: 1)
+        // Contiguous runs of 16 to 63 go through the tables too: W5a's weight gradient in the
+        // order its reconstruction reads it (runs of 16), W4's dy (runs of 32), odd lengths.
+        checkPermute([4, 4, 4, 4, 4, 4, 4, 4, 4, 4], perm: [0, 1, 5, 6, 2, 7, 3, 4, 8, 9])
+        checkPermute([8, 32, 32], perm: [1, 0, 2])
+        checkPermute([5, 6, 48], perm: [1, 0, 2])
+        checkPermute([7, 3, 63], perm: [1, 0, 2], reverse: 0)
+        checkPermute([3, 5, 2, 64], perm: [2, 1, 0, 3])
         XCTAssertEqual(TensorKernels.largestDivisor(of: 1400, atMost: 16), 14)
         XCTAssertEqual(TensorKernels.largestDivisor(of: 1031, atMost: 32), 1)
         XCTAssertEqual(TensorKernels.largestDivisor(of: 8, atMost: 32), 8)
