@@ -65,6 +65,38 @@ final class BackwardTests: XCTestCase {
         XCTAssertEqual(copiesOfDy.count, 1, "\(program.instructions)")
     }
 
+    /// Copies are priced by the run they read and write in step: the reconstruction orders
+    /// its last GEMM's columns so that W is written from runs of 16 (the output's two
+    /// innermost labels together), not of 4.
+    func testReconstructionWritesTheWeightInLongRuns() throws {
+        let shapes = [[4, 4, 2], [2, 4, 4, 2], [2, 4, 4, 2], [2, 4, 4]]
+        let plan = try ContractionPlan<Double>("aAx,xbBy,ycCz,zdD->abcdABCD", shapes: shapes)
+        var rng = TestRandom(state: 5)
+        let g = shapes.map { rng.array($0.reduce(1, *)) }
+        let w = try runPlan(plan, g)
+        // W by its definition, element by element (row-major indices of each core).
+        var worst = 0.0
+        for a in 0..<4 { for b in 0..<4 { for c in 0..<4 { for d in 0..<4 {
+            for A in 0..<4 { for B in 0..<4 { for C in 0..<4 { for D in 0..<4 {
+                var sum = 0.0
+                for x in 0..<2 { for y in 0..<2 { for z in 0..<2 {
+                    sum += g[0][(a * 4 + A) * 2 + x] * g[1][((x * 4 + b) * 4 + B) * 2 + y]
+                        * g[2][((y * 4 + c) * 4 + C) * 2 + z] * g[3][(z * 4 + d) * 4 + D]
+                } } }
+                let got = w[((((((a * 4 + b) * 4 + c) * 4 + d) * 4 + A) * 4 + B) * 4 + C) * 4 + D]
+                worst = max(worst, abs(got - sum))
+            } } } }
+        } } } }
+        XCTAssertLessThan(worst, 1e-12)
+        let program = try XCTUnwrap(plan.forward)
+        let runs = program.instructions.compactMap { instruction -> Int? in
+            guard case .transfer(let sizes, _, let src, let dst, let dstStrides) = instruction, dst == plan.outputSlot else { return nil }
+            return StepBinder.commonRun(sizes, src, dstStrides)
+        }
+        XCTAssertEqual(runs.count, 1, "\(program.instructions)")
+        XCTAssertGreaterThanOrEqual(runs.first ?? 0, 16, "\(program.instructions)")
+    }
+
     func testDirectFallbackGradients() throws {
         // A memory limit no pairwise path meets: the direct loop and its backward.
         var rng = TestRandom(state: 4)

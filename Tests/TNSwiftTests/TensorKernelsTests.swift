@@ -233,4 +233,28 @@ final class TensorKernelsTests: XCTestCase {
             XCTAssertFalse(reversed.allFinite())
         }
     }
+
+    /// The run a copy reads and writes in step, which prices copies when plans are bound.
+    func testCommonRunOfACopy() {
+        // W5a's weight gradient into the reconstruction's order: (o4, o5) run on together.
+        let sizes = [Int](repeating: 4, count: 10)
+        let src = [262144, 65536, 256, 64, 16384, 16, 4096, 1024, 4, 1]
+        let dst = [262144, 65536, 16384, 4096, 1024, 256, 64, 16, 4, 1]
+        XCTAssertEqual(StepBinder.commonRun(sizes, src, dst), 16)
+        XCTAssertEqual(StepBinder.copyCost(sizes, src, dst), 1 << 20)
+        // The order it had before: o5 alone.
+        let shortSrc = [262144, 65536, 256, 64, 16384, 16, 4096, 4, 1024, 1]
+        XCTAssertEqual(StepBinder.commonRun(sizes, shortSrc, dst), 4)
+        XCTAssertEqual(StepBinder.copyCost(sizes, shortSrc, dst), 3 << 19)
+        // A transpose, a plain copy, sizes of 1 and a reversed run.
+        XCTAssertEqual(StepBinder.commonRun([32, 32], [1, 32], [32, 1]), 0)
+        XCTAssertEqual(StepBinder.copyCost([32, 32], [1, 32], [32, 1]), 2048)
+        XCTAssertEqual(StepBinder.commonRun([3, 1, 5], [5, 99, 1], [5, 7, 1]), 15)
+        XCTAssertEqual(StepBinder.commonRun([6], [-1], [1]), 6)
+        XCTAssertEqual(StepBinder.commonRun([1, 1], [0, 0], [0, 0]), 1)
+        // A dimension summed into a zero stride is not written along.
+        XCTAssertEqual(StepBinder.commonRun([4, 8], [8, 1], [0, 1]), 8)
+        XCTAssertEqual(StepBinder.commonRun([4, 8], [1, 4], [0, 1]), 0)
+        XCTAssertEqual(StepBinder.commonRun([5], [1], [0]), 1)
+    }
 }

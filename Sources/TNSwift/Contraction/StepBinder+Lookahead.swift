@@ -39,11 +39,7 @@ extension StepBinder {
         for instruction in instructions[start...] {
             switch instruction {
             case .transfer(let sizes, _, let srcStrides, _, let dstStrides):
-                // A copy that does not read along the run it writes (a transpose) costs about
-                // twice a streaming one (measured on W4's permutes).
-                let written = sizes.indices.filter { sizes[$0] > 1 }.min { abs(dstStrides[$0]) < abs(dstStrides[$1]) }
-                let streams = written.map { abs(srcStrides[$0]) == 1 } ?? true
-                total &+= sizes.reduce(1, &*) &* (streams ? 1 : 2)
+                total &+= StepBinder.copyCost(sizes, srcStrides, dstStrides)
             case .zero:
                 break
             case .direct(let outSizes, let sumSizes, let operands, let strides, _, let outStrides):
@@ -59,6 +55,37 @@ extension StepBinder {
             }
         }
         return total
+    }
+
+    /// Elements from which a copy's common run counts as long (64 bytes of floats).
+    static let longRun = 16
+
+    /// What a copy costs, in copied elements: a copy that does not read along the run it
+    /// writes (a transpose) costs about twice a streaming one (measured on W4's permutes);
+    /// one whose common run is shorter than `longRun`, about 1.5 times (W5a's and W5b's
+    /// permutes of 4-element runs took 1.45-1.6x a plain copy's time).
+    static func copyCost(_ sizes: [Int], _ srcStrides: [Int], _ dstStrides: [Int]) -> Int {
+        let elements = sizes.reduce(1, &*)
+        let run = commonRun(sizes, srcStrides, dstStrides)
+        return run == 0 ? elements &* 2 : run < longRun ? elements &* 3 / 2 : elements
+    }
+
+    /// The length of the run a copy reads and writes in step: from the dimension it writes
+    /// innermost, the dimensions that continue each other in both source and destination;
+    /// 0 when that innermost dimension is not read contiguously (a transpose). Dimensions a
+    /// copy sums over (destination stride 0) are not written along.
+    static func commonRun(_ sizes: [Int], _ srcStrides: [Int], _ dstStrides: [Int]) -> Int {
+        let dims = sizes.indices.filter { sizes[$0] > 1 && dstStrides[$0] != 0 }
+        guard var d = dims.min(by: { abs(dstStrides[$0]) < abs(dstStrides[$1]) }) else { return 1 }
+        guard abs(srcStrides[d]) == 1 else { return 0 }
+        var run = sizes[d]
+        // Each step goes to a dimension with a larger destination stride.
+        while let next = dims.first(where: { dstStrides[$0] == dstStrides[d] &* sizes[d] }),
+              srcStrides[next] == srcStrides[d] &* sizes[d] {
+            run &*= sizes[next]
+            d = next
+        }
+        return run
     }
 
     /// One GEMM's time in copied elements. OpenBLAS's sgemm on one core runs about 40

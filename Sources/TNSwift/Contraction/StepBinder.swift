@@ -200,7 +200,7 @@ struct StepBinder {
         for order in madeOrders(of: a) { offer(order, kGroup, to: &kOrders); offer(order, mGroup, to: &mOrders) }
         for order in madeOrders(of: b) { offer(order, kGroup, to: &kOrders); offer(order, nGroup, to: &nOrders) }
         var best: Plan? = nil
-        let (sizeA, sizeB, sizeC) = (size(a.labels), size(b.labels), size(cLabels))
+        let sizeC = size(cLabels)
         let batchCount = size(batch)
         for ko in kOrders { for mo in mOrders { for no in nOrders {
             for mSplit in 0...mo.count { for nSplit in 0...no.count {
@@ -213,9 +213,10 @@ struct StepBinder {
                 var cOK = true
                 if let c = fixedC { cOK = matrix(rows: size(mi), cols: size(ni), rowStride: fused(mi, in: c), colStride: fused(ni, in: c)) != nil }
                 // A copy this binding or the forward run already made costs nothing.
-                let aCost = aOK || madeLayout(a, [batch + mo + ko, batch + ko + mo]) != nil ? 0 : sizeA
-                let bCost = bOK || madeLayout(b, [batch + ko + no, batch + no + ko]) != nil ? 0 : sizeB
-                let cost = aCost + bCost + (cOK ? 0 : sizeC) + (calls - batchCount) * StepBinder.callCost
+                let aCost = aOK || madeLayout(a, [batch + mo + ko, batch + ko + mo]) != nil ? 0 : copyCost(a, batch + mo + ko)
+                let bCost = bOK || madeLayout(b, [batch + ko + no, batch + no + ko]) != nil ? 0 : copyCost(b, batch + ko + no)
+                let cCost = cOK ? 0 : fixedC.map { copyOutCost(batch + mo + no, into: $0) } ?? sizeC
+                let cost = aCost + bCost + cCost + (calls - batchCount) * StepBinder.callCost
                 if best == nil || cost < best!.cost {
                     best = Plan(cost: cost, k: ko, m: mo, n: no, mSplit: mSplit, nSplit: nSplit, aOK: aOK, bOK: bOK, cOK: cOK)
                 }
@@ -297,6 +298,18 @@ struct StepBinder {
     private func madeOrders(of t: SlotLayout) -> [[Int]] {
         guard t.slot < firstScratchSlot else { return [] }
         return (copies + borrowable).filter { $0.src == t.slot && $0.srcStrides == t.strides(over: $0.labels) }.map(\.labels)
+    }
+
+    /// What copying `t` into a contiguous layout with `labels` costs (`copyCost`).
+    private func copyCost(_ t: SlotLayout, _ labels: [Int]) -> Int {
+        let r = copyRecord(t, labels)
+        return StepBinder.copyCost(r.sizes, r.srcStrides, r.dstStrides)
+    }
+
+    /// What copying a contiguous result with `labels` into `target` costs (`copyCost`).
+    private func copyOutCost(_ labels: [Int], into target: SlotLayout) -> Int {
+        StepBinder.copyCost(labels.map { sizes[$0] }, SlotLayout.contiguous(slot: 0, labels: labels, sizes: sizes).strides,
+                            target.strides(over: labels))
     }
 
     private func copyRecord(_ t: SlotLayout, _ labels: [Int]) -> CopyRecord {
