@@ -225,7 +225,7 @@ final class TensorKernelsTests: XCTestCase {
             p[1] = .nan                 // outside the strided view
             p[192] = .nan               // past both views
             XCTAssertTrue(strided.allFinite())
-            XCTAssertTrue(reversed.allFinite() == false)   // p[1] is row 2 of the reversed view
+            XCTAssertFalse(reversed.allFinite())   // p[1] is in row 2 of the reversed view
             p[1] = 1
             XCTAssertTrue(reversed.allFinite())
             p[6] = .infinity            // element (0, 0, 1, 1) of the strided view
