@@ -70,22 +70,14 @@ extension StepBinder {
         return run == 0 ? elements &* 2 : run < longRun ? elements &* 3 / 2 : elements
     }
 
-    /// The length of the run a copy reads and writes in step: from the dimension it writes
-    /// innermost, the dimensions that continue each other in both source and destination;
-    /// 0 when that innermost dimension is not read contiguously (a transpose). Dimensions a
-    /// copy sums over (destination stride 0) are not written along.
+    /// The length of the run a copy reads and writes in step: the innermost of the dimensions
+    /// `transfer` loops over (`TensorKernels.mergedDimensions`), or 0 when it is not read
+    /// contiguously (a transpose). Dimensions a copy sums over (destination stride 0) are not
+    /// written along.
     static func commonRun(_ sizes: [Int], _ srcStrides: [Int], _ dstStrides: [Int]) -> Int {
-        let dims = sizes.indices.filter { sizes[$0] > 1 && dstStrides[$0] != 0 }
-        guard var d = dims.min(by: { abs(dstStrides[$0]) < abs(dstStrides[$1]) }) else { return 1 }
-        guard abs(srcStrides[d]) == 1 else { return 0 }
-        var run = sizes[d]
-        // Each step goes to a dimension with a larger destination stride.
-        while let next = dims.first(where: { dstStrides[$0] == dstStrides[d] &* sizes[d] }),
-              srcStrides[next] == srcStrides[d] &* sizes[d] {
-            run &*= sizes[next]
-            d = next
-        }
-        return run
+        let loops = TensorKernels.mergedDimensions(sizes: sizes, srcStrides: srcStrides, dstStrides: dstStrides)
+        guard let inner = loops.sizes.indices.last, loops.dst[inner] != 0 else { return 1 }
+        return abs(loops.src[inner]) == 1 ? loops.sizes[inner] : 0
     }
 
     /// One GEMM's time in copied elements. OpenBLAS's sgemm on one core runs about 40

@@ -8,30 +8,13 @@ enum TensorKernels {
     static func transfer<T: BLASScalar>(sizes: [Int], src: UnsafePointer<T>, srcStrides: [Int],
                                         dst: UnsafeMutablePointer<T>, dstStrides: [Int], accumulate: Bool) {
         if sizes.contains(0) { return }
-        // Dimensions of size 1 do not move; a dimension dst does not move along is a reduction.
-        var dims = (0..<sizes.count).filter { sizes[$0] > 1 }
-        let reduces = dims.contains { dstStrides[$0] == 0 }
+        var (n, ss, ds) = mergedDimensions(sizes: sizes, srcStrides: srcStrides, dstStrides: dstStrides)
+        let reduces = ds.contains(0)
         if reduces && !accumulate {
-            let keep = dims.filter { dstStrides[$0] != 0 }
-            fill(sizes: keep.map { sizes[$0] }, dst: dst, strides: keep.map { dstStrides[$0] }, value: 0)
+            let keep = ds.indices.filter { ds[$0] != 0 }
+            fill(sizes: keep.map { n[$0] }, dst: dst, strides: keep.map { ds[$0] }, value: 0)
         }
         let add = accumulate || reduces
-        // Order: reductions outermost, then by decreasing destination stride (writes stream).
-        dims.sort { a, b in
-            let sa = abs(dstStrides[a]), sb = abs(dstStrides[b])
-            if (sa == 0) != (sb == 0) { return sa == 0 }
-            if sa != sb { return sa > sb }
-            return abs(srcStrides[a]) > abs(srcStrides[b])
-        }
-        // Merge neighbours that are one run in both source and destination.
-        var n: [Int] = [], ss: [Int] = [], ds: [Int] = []
-        for d in dims {
-            if let last = n.indices.last, ds[last] == dstStrides[d] &* sizes[d], ss[last] == srcStrides[d] &* sizes[d] {
-                n[last] &*= sizes[d]; ss[last] = srcStrides[d]; ds[last] = dstStrides[d]
-            } else {
-                n.append(sizes[d]); ss.append(srcStrides[d]); ds.append(dstStrides[d])
-            }
-        }
         // The innermost loop writes with the smallest stride; the one around it reads with the
         // smallest stride of the rest, so that small transposed blocks still stream one side.
         if n.count > 2 {
@@ -60,6 +43,28 @@ enum TensorKernels {
             return
         }
         transferLoops(n: n, ss: ss, ds: ds, src: src, dst: dst, add: add)
+    }
+
+    /// A copy's dimensions as `transfer` loops over them: those of size 1 dropped (they do not
+    /// move), reductions (destination stride 0) outermost, then by decreasing destination
+    /// stride so that writes stream, and neighbours that are one run in both source and
+    /// destination merged. The last dimension is the run the copy writes innermost.
+    static func mergedDimensions(sizes: [Int], srcStrides: [Int], dstStrides: [Int]) -> (sizes: [Int], src: [Int], dst: [Int]) {
+        let dims = sizes.indices.filter { sizes[$0] > 1 }.sorted { a, b in
+            let sa = abs(dstStrides[a]), sb = abs(dstStrides[b])
+            if (sa == 0) != (sb == 0) { return sa == 0 }
+            if sa != sb { return sa > sb }
+            return abs(srcStrides[a]) > abs(srcStrides[b])
+        }
+        var n: [Int] = [], ss: [Int] = [], ds: [Int] = []
+        for d in dims {
+            if let last = n.indices.last, ds[last] == dstStrides[d] &* sizes[d], ss[last] == srcStrides[d] &* sizes[d] {
+                n[last] &*= sizes[d]; ss[last] = srcStrides[d]; ds[last] = dstStrides[d]
+            } else {
+                n.append(sizes[d]); ss.append(srcStrides[d]); ds.append(dstStrides[d])
+            }
+        }
+        return (n, ss, ds)
     }
 
     /// Elements from which `transfer` spreads a copy over the workers.
